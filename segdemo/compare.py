@@ -1,0 +1,124 @@
+"""Several models on one image, side by side: the lecture's figure 8, live.
+
+`compare()` runs each model, scores it against the ground truth when one is given, and draws
+one figure: the input and the truth on top, then per model its grey output and its
+binarized output with MSE, IoU and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from segdemo import images, metrics, registry, render
+from segdemo.predict import Prediction, predict
+
+PANEL = 192  # pixels per panel side in the figure; small images are enlarged without blurring
+TITLE_WIDTH = 200
+LINE = 18
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One model's result and, when the truth is known, its scores."""
+
+    key: str
+    title: str
+    prediction: Prediction
+    mse: float | None
+    iou: float | None
+
+
+def load_truth(truth) -> np.ndarray:
+    """A ground-truth mask file or array as 0/1 float32 (white = 1)."""
+    return (images.to_gray(images.load(truth)) >= 128).astype(np.float32)
+
+
+def compare(image, model_keys: list[str], threshold: float | None = None, truth=None) -> tuple[np.ndarray, list[ComparisonRow]]:
+    """Runs every model in `model_keys` on `image` and returns (figure, rows).
+
+    Args:
+        image: anything `segdemo.images.load` accepts.
+        model_keys: registry keys, in display order (at least one).
+        threshold: binarization threshold in [0, 1] (None: each model's default).
+        truth: optional ground-truth mask in the dataset's own convention (eliret: white =
+            object; membrane: white = cell interior, as the lecture's labels).
+
+    Raises:
+        ValueError: no model chosen, a bad image or truth, or a model that cannot run.
+    """
+    if not model_keys:
+        raise ValueError("Choose at least one model to compare.")
+    pixels = images.load(image)
+    truth_mask = None
+    if truth is not None:
+        truth_mask = load_truth(truth)
+        if truth_mask.shape != pixels.shape[:2]:
+            raise ValueError(f"The ground truth is {truth_mask.shape[1]}×{truth_mask.shape[0]} but the image is {pixels.shape[1]}×{pixels.shape[0]}.")
+    rows = []
+    for key in model_keys:
+        spec = registry.get(key)
+        prediction = predict(pixels, key, threshold)
+        mse = iou = None
+        if truth_mask is not None:
+            # The truth follows the dataset's convention, which is what the network was
+            # trained to output; the foreground of an inverted model is its complement.
+            foreground_truth = 1.0 - truth_mask if spec.invert_output else truth_mask
+            mse = metrics.mse(prediction.raw, truth_mask)
+            iou = metrics.iou(prediction.labels, foreground_truth)
+        rows.append(ComparisonRow(key, spec.title, prediction, mse, iou))
+    return figure(pixels, truth_mask, rows), rows
+
+
+def table(rows: list[ComparisonRow]) -> list[list]:
+    """Rows for a results table: model, MSE, IoU, milliseconds, foreground %."""
+    return [
+        [
+            row.title,
+            None if row.mse is None else round(row.mse, 5),
+            None if row.iou is None else round(row.iou, 4),
+            round(row.prediction.seconds * 1000, 1),
+            round(100 * float(np.mean(row.prediction.labels > 0)), 2),
+        ]
+        for row in rows
+    ]
+
+
+TABLE_HEADERS = ["model", "MSE vs truth", "IoU vs truth", "time (ms)", "foreground %"]
+
+
+def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRow]) -> np.ndarray:
+    """Draws the comparison figure as a uint8 RGB array."""
+    cell_width, cell_height = PANEL + 16, PANEL + 2 * LINE + 12
+    canvas = Image.new("RGB", (TITLE_WIDTH + 2 * cell_width, cell_height * (len(rows) + 1)), "white")
+    draw = ImageDraw.Draw(canvas)
+
+    def put(panel_pixels, column: int, row: int, caption: str) -> None:
+        left, top = TITLE_WIDTH + column * cell_width, row * cell_height
+        draw.text((left, top + 2), caption, fill="black", font=render.font())
+        canvas.paste(render.panel(panel_pixels, PANEL), (left, top + LINE + 4))
+
+    draw.text((8, 8), "input", fill="black", font=render.font())
+    draw.text((8, 8 + LINE), f"{pixels.shape[1]} x {pixels.shape[0]} px", fill=(90, 90, 90), font=render.font())
+    put(pixels, 0, 0, "input image")
+    if truth is not None:
+        put(render.binary(truth), 1, 0, "ground truth")
+    else:
+        draw.text((TITLE_WIDTH + cell_width, 2), "no ground truth given", fill=(120, 120, 120), font=render.font())
+    for index, row in enumerate(rows, start=1):
+        top = index * cell_height
+        draw.text((8, top + 8), row.title, fill="black", font=render.font())
+        details = [f"{row.prediction.seconds * 1000:.1f} ms"]
+        if row.iou is not None:
+            details = [f"MSE {row.mse:.4f}", f"IoU {row.iou:.3f}", *details]
+        for line, text in enumerate(details, start=1):
+            draw.text((8, top + 8 + line * LINE), text, fill=(60, 60, 60), font=render.font())
+        put(render.grey(row.prediction.raw), 0, index, "grey output")
+        # Shown in the network's own convention (membrane models: cells white), like the truth.
+        binarized = row.prediction.labels
+        if registry.get(row.key).invert_output:
+            binarized = 1 - binarized
+        put(render.binary(binarized), 1, index, "binarized output")
+    return np.asarray(canvas)

@@ -1,0 +1,1 @@
+"""Dataset readers (eliret, membrane), their verified downloads and a large-image generator."""

@@ -1,0 +1,83 @@
+"""Loading models lazily, once, and running them fast.
+
+Each model is built from code (never deserialized from a file), its weights are loaded, and
+its forward pass is wrapped in a `tf.function` with a fixed input signature, so the first
+call traces once and later calls never retrace. Loaded models are kept in a bounded
+least-recently-used cache (SEGDEMO_MAX_MODELS, default 6).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from segdemo import registry, weights
+from segdemo.registry import ModelSpec
+
+DEFAULT_MAX_MODELS = 6
+
+
+class LoadedModel:
+    """A built model with its weights and a traced forward pass."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        import tensorflow as tf
+
+        from segdemo import architectures
+
+        self.spec = spec
+        path = weights.resolve(spec)
+        self.model = architectures.build(spec.architecture, **spec.arch_kwargs)
+        self.model.load_weights(path)
+        height, width = spec.input_size or (None, None)
+        signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
+        self._forward = tf.function(lambda batch: self.model(batch, training=False), input_signature=[signature])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Runs one image, shaped (1, H, W, C) float32, and returns the network's output."""
+        return self._forward(batch.astype(np.float32, copy=False)).numpy()
+
+
+_models: OrderedDict[str, LoadedModel] = OrderedDict()
+_lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+
+
+def max_models() -> int:
+    value = os.environ.get("SEGDEMO_MAX_MODELS", "")
+    return max(1, int(value)) if value.isdigit() else DEFAULT_MAX_MODELS
+
+
+def get(key: str) -> LoadedModel:
+    """The loaded model for `key`, loading it on first use (one thread loads, others wait)."""
+    spec = registry.get(key)
+    with _lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _lock:
+            if key in _models:
+                return _models[key]
+        loaded = LoadedModel(spec)
+        with _lock:
+            _models[key] = loaded
+            while len(_models) > max_models():
+                _models.popitem(last=False)  # least recently used first out
+        return loaded
+
+
+def loaded_keys() -> list[str]:
+    """Keys of the models in memory, least recently used first."""
+    with _lock:
+        return list(_models)
+
+
+def clear() -> None:
+    """Forgets every loaded model (tests, memory pressure)."""
+    with _lock:
+        _models.clear()

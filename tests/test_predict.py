@@ -1,0 +1,111 @@
+"""predict(): every input kind, every model, every bad input (real models, real weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import segdemo
+from segdemo import registry, runtime
+
+TRAINED = [key for key, spec in registry.REGISTRY.items() if spec.family in ("eliret", "membrane")]
+
+
+@pytest.fixture(scope="module")
+def eliret_image(eliret_dir) -> np.ndarray:
+    return np.asarray(Image.open(eliret_dir / "075x.png"))
+
+
+@pytest.mark.parametrize("key", TRAINED)
+def test_prediction_fields(key, eliret_image):
+    result = segdemo.predict(eliret_image, key, 0.5)
+    height, width = eliret_image.shape
+    assert result.model == key
+    assert result.labels.shape == (height, width) and result.labels.dtype == np.int32
+    assert set(np.unique(result.labels)) <= {0, 1}
+    assert result.scores.shape == (height, width) and result.scores.dtype == np.float32
+    assert 0.0 <= result.scores.min() and result.scores.max() <= 1.0
+    assert np.array_equal(result.labels, (result.scores >= 0.5).astype(np.int32))
+    assert result.overlay.shape == (height, width, 3) and result.overlay.dtype == np.uint8
+    assert abs(sum(result.class_fractions.values()) - 1.0) < 1e-9
+    assert result.seconds > 0
+    summary = result.summary()
+    assert summary["model"] == key and set(summary["class_fractions"]) <= set(result.classes)
+
+
+@pytest.mark.parametrize("key", TRAINED)
+@pytest.mark.parametrize("size", [(32, 32), (72, 88), (45, 61), (9, 13)])
+def test_any_input_size_comes_back_at_its_resolution(key, size):
+    image = np.random.default_rng(3).integers(0, 256, size, dtype=np.uint8)
+    assert segdemo.predict(image, key).labels.shape == size
+
+
+def test_every_input_kind_gives_the_same_answer(eliret_dir, eliret_image, tmp_path):
+    path = eliret_dir / "075x.png"
+    reference = segdemo.predict(eliret_image, "fcn", 0.5).scores
+    rgb = np.repeat(eliret_image[..., None], 3, axis=2)
+    rgba = np.concatenate([rgb, np.full_like(eliret_image[..., None], 255)], axis=2)
+    deep = eliret_image.astype(np.uint16) * 257
+    for variant in (path, str(path), Image.open(path), rgb, rgba, eliret_image[..., None], eliret_image / 255.0, deep):
+        assert np.allclose(segdemo.predict(variant, "fcn", 0.5).scores, reference, atol=1e-5)
+
+
+def test_threshold_moves_the_foreground(eliret_image):
+    low = segdemo.predict(eliret_image, "unet", 0.05).labels.sum()
+    high = segdemo.predict(eliret_image, "unet", 0.95).labels.sum()
+    assert low >= high
+    assert segdemo.predict(eliret_image, "unet", 0.0).labels.all()
+
+
+def test_large_image_runs_at_full_size(eliret_dir):
+    result = segdemo.predict(eliret_dir / "maior1x.png", "unet_aug", 0.5)
+    assert result.labels.shape == (72, 88)
+
+
+@pytest.mark.parametrize(
+    "image, model, threshold, message",
+    [
+        (np.zeros((0, 0), np.uint8), "fcn", 0.5, "empty"),
+        ("not-an-image.txt", "fcn", 0.5, "No image file"),
+        (np.zeros((8, 8, 2), np.uint8), "fcn", 0.5, "shape"),
+        (np.zeros((8, 8), np.complex128), "fcn", 0.5, "pixel type"),
+        (np.zeros((8, 8), np.uint8), "deeplab", 0.5, "Unknown model"),
+        (np.zeros((8, 8), np.uint8), "fcn", 1.5, r"\[0, 1\]"),
+        (np.zeros((8, 8), np.uint8), "fcn", -0.1, r"\[0, 1\]"),
+        (np.zeros((8, 8), np.uint8), "fcn", float("nan"), r"\[0, 1\]"),
+        (np.zeros((8, 8), np.uint8), "fcn", "half", "number"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(image, model, threshold, message):
+    with pytest.raises(ValueError, match=message):
+        segdemo.predict(image, model, threshold)
+
+
+def test_missing_weights_name_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(tmp_path))
+    runtime.clear()
+    try:
+        with pytest.raises(ValueError, match=r"fcn\.weights\.h5.*python -m train fcn"):
+            segdemo.predict(np.zeros((32, 32), np.uint8), "fcn")
+    finally:
+        runtime.clear()
+
+
+def test_model_loads_once_and_is_not_retraced(eliret_image):
+    segdemo.predict(eliret_image, "unet")
+    loaded = runtime.get("unet")
+    for size in [(32, 32), (40, 48), (72, 88)]:
+        segdemo.predict(np.zeros(size, np.uint8), "unet")
+    assert runtime.get("unet") is loaded
+    # One input signature with free height and width: a single trace serves every size.
+    assert loaded._forward.experimental_get_tracing_count() == 1
+
+
+def test_model_cache_is_bounded(monkeypatch, eliret_image):
+    monkeypatch.setenv("SEGDEMO_MAX_MODELS", "2")
+    runtime.clear()
+    for key in ("fcn", "unet", "fcn_aug"):
+        segdemo.predict(eliret_image, key)
+    assert runtime.loaded_keys() == ["unet", "fcn_aug"]
+    runtime.clear()

@@ -1,0 +1,76 @@
+"""The committed weights meet the lecture's targets, recomputed here (not read from the JSON)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segdemo import architectures, metrics, preprocess, registry, weights
+from segdemo.datasets import eliret, membrane
+from train.eliret import large_image_pairs
+
+
+def _model(key):
+    spec = registry.get(key)
+    model = architectures.build(spec.architecture, **spec.arch_kwargs)
+    model.load_weights(weights.local_path(spec))
+    return spec, model
+
+
+def _test_mse(key, eliret_dir):
+    spec, model = _model(key)
+    images, masks = eliret.load_split("test", eliret_dir)
+    scores = np.clip(np.asarray(model(images, training=False)), 0, 1)
+    return metrics.mse(scores, masks)
+
+
+def _large_iou(key, eliret_dir):
+    spec, model = _model(key)
+    predicted, truths = [], []
+    for image, truth in large_image_pairs(eliret_dir):
+        padded = preprocess.pad_to_multiple(image, spec.size_multiple)
+        scores = np.asarray(model(padded[None, ..., None], training=False))[0, : image.shape[0], : image.shape[1], 0]
+        predicted.append((scores >= 0.5).ravel())
+        truths.append(truth.ravel())
+    return metrics.iou(np.concatenate(predicted), np.concatenate(truths))
+
+
+def test_fcn_meets_the_lecture_test_mse(eliret_dir):
+    assert _test_mse("fcn", eliret_dir) <= 0.016
+
+
+def test_unet_meets_its_target_and_beats_fcn(eliret_dir):
+    unet = _test_mse("unet", eliret_dir)
+    assert unet <= 0.0075
+    assert unet < _test_mse("fcn", eliret_dir)
+
+
+@pytest.mark.parametrize("key, target", [("unet_aug", 0.90), ("fcn_aug", 0.80)])
+def test_augmented_models_segment_large_off_centre_images(key, target, eliret_dir):
+    assert _large_iou(key, eliret_dir) >= target
+
+
+@pytest.mark.parametrize("key, twin", [("fcn_aug", "fcn"), ("unet_aug", "unet")])
+def test_augmentation_costs_little_on_centred_images(key, twin, eliret_dir):
+    assert _test_mse(key, eliret_dir) <= 1.5 * _test_mse(twin, eliret_dir)
+
+
+def test_plain_fcn_fails_on_large_images_as_the_lecture_shows(eliret_dir):
+    assert _large_iou("fcn", eliret_dir) < 0.5
+
+
+def test_membrane_unet_validation_accuracy(membrane_dir):
+    spec, model = _model("membrane_unet")
+    images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, spec.input_size[0])
+    membrane_labels = 1.0 - np.asarray(model(images, training=False)) >= 0.5
+    assert metrics.pixel_accuracy(membrane_labels, 1.0 - cells) >= 0.93
+
+
+def test_skips_matter_for_membranes(membrane_dir):
+    accuracies = {}
+    for key in ("membrane_unet", "membrane_noskip"):
+        spec, model = _model(key)
+        images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, spec.input_size[0])
+        predicted = np.asarray(model(images, training=False))
+        accuracies[key] = metrics.pixel_accuracy(predicted >= 0.5, cells)
+    assert accuracies["membrane_unet"] > accuracies["membrane_noskip"]

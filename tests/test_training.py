@@ -1,0 +1,71 @@
+"""Short smoke runs of the real training scripts: they write weights that load, metrics and a plot."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segdemo import architectures, registry
+from train import eliret as train_eliret
+from train import membrane as train_membrane
+from train.__main__ import main as train_main
+
+
+@pytest.mark.parametrize("key", ["fcn", "unet", "unet_aug"])
+def test_a_few_eliret_epochs_write_loadable_weights(key, eliret_dir, tmp_path):
+    results = train_eliret.main([key, "--epochs", "2", "--output", str(tmp_path), "--data-dir", str(eliret_dir), "--progress-every", "1"])
+    spec = registry.get(key)
+    model = architectures.build(spec.architecture, **spec.arch_kwargs)
+    model.load_weights(tmp_path / spec.weights_file)
+    metrics = json.loads((tmp_path / f"{key}.metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(results))
+    assert set(metrics) >= {"train", "valid", "test", "large", "history"}
+    assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_loss"]) == 2
+    assert 0.0 <= metrics["test"]["mse"] <= 1.0 and metrics["large"]["count"] >= 2
+    with Image.open(tmp_path / f"{key}.loss.png") as plot:
+        assert plot.size == (720, 440)
+
+
+def test_resume_continues_the_history(eliret_dir, tmp_path):
+    arguments = ["fcn", "--epochs", "1", "--output", str(tmp_path), "--data-dir", str(eliret_dir)]
+    train_eliret.main(arguments)
+    before = (tmp_path / "fcn.weights.h5").read_bytes()
+    train_eliret.main(arguments + ["--resume"])
+    metrics = json.loads((tmp_path / "fcn.metrics.json").read_text())
+    assert metrics["epochs"] == 2 and len(metrics["history"]["loss"]) == 2
+    assert (tmp_path / "fcn.weights.h5").read_bytes() != before
+
+
+def test_resume_without_weights_is_a_clear_error(eliret_dir, tmp_path):
+    with pytest.raises(ValueError, match="no weights to resume from"):
+        train_eliret.main(["fcn", "--epochs", "1", "--output", str(tmp_path), "--data-dir", str(eliret_dir), "--resume"])
+
+
+def test_membrane_smoke_run(membrane_dir, tmp_path):
+    results = train_membrane.main(
+        ["membrane_noskip", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4",
+         "--output", str(tmp_path), "--data-dir", str(membrane_dir)]
+    )
+    model = architectures.build("membrane_unet", base_filters=4, skip_connections=False)
+    model.load_weights(tmp_path / "membrane_noskip.weights.h5")
+    assert results["valid"]["full_resolution"]["size"] == 512
+    assert 0.0 <= results["valid"]["accuracy"] <= 1.0
+    assert (tmp_path / "membrane_noskip.loss.png").exists()
+
+
+def test_python_dash_m_train_refuses_pretrained_and_unknown_models():
+    with pytest.raises(ValueError, match="Unknown model"):
+        train_main(["nonsense"])
+
+
+def test_training_is_reproducible_with_a_seed(eliret_dir, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        train_eliret.main(["fcn", "--epochs", "1", "--seed", "3", "--output", str(tmp_path / name), "--data-dir", str(eliret_dir)])
+        model = architectures.build("fcn")
+        model.load_weights(tmp_path / name / "fcn.weights.h5")
+        runs.append(model.get_weights())
+    assert all(np.allclose(a, b) for a, b in zip(*runs))

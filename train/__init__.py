@@ -1,0 +1,1 @@
+"""Training scripts: one readable module per model family (`python -m train --help`)."""

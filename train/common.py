@@ -1,0 +1,62 @@
+"""Pieces shared by the training scripts: progress printing, seeding, metrics files."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+
+def set_seeds(seed: int) -> None:
+    """Seeds Python, NumPy and Keras (TensorFlow) so that a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Prints one line every `every` epochs with the losses and the time left.
+
+    Keras' own per-epoch bars are far too chatty for the lecture's 1000 epochs.
+    """
+
+    def __init__(self, total_epochs: int, every: int = 10) -> None:
+        super().__init__()
+        self.total_epochs = total_epochs
+        self.every = max(1, every)
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        if done % self.every and done != self.total_epochs:
+            return
+        logs = logs or {}
+        elapsed = time.perf_counter() - self.started
+        remaining = elapsed / done * (self.total_epochs - done)
+        losses = "  ".join(f"{name} {value:.5f}" for name, value in logs.items() if "loss" in name)
+        print(f"epoch {done}/{self.total_epochs}  {losses}  elapsed {elapsed:.0f}s  left ~{remaining:.0f}s", flush=True)
+
+
+def merge_history(previous: dict[str, list[float]] | None, new: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Appends a resumed run's history to the earlier one, as the lecture's continued training does."""
+    merged = {name: list(values) for name, values in (previous or {}).items()}
+    for name, values in new.items():
+        merged.setdefault(name, []).extend(float(v) for v in values)
+    return merged
+
+
+def read_metrics(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_metrics(path: Path, metrics: dict) -> None:
+    """Writes the metrics JSON atomically (a crash never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(metrics, indent=2) + "\n")
+    os.replace(partial, path)
