@@ -122,3 +122,34 @@ def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRo
             binarized = 1 - binarized
         put(render.binary(binarized), 1, index, "binarized output")
     return np.asarray(canvas)
+
+
+def photo_panel(prediction: Prediction, max_side: int = 640) -> np.ndarray:
+    """A photo's overlay with its legend (class colours and area %) on the right."""
+    overlay = np.asarray(render.panel(prediction.overlay, max_side))
+    legend = render.legend(prediction.class_fractions, prediction.classes, prediction.palette)
+    height = max(overlay.shape[0], legend.shape[0])
+    canvas = np.full((height, overlay.shape[1] + legend.shape[1], 3), 255, np.uint8)
+    canvas[: overlay.shape[0], : overlay.shape[1]] = overlay
+    canvas[: legend.shape[0], overlay.shape[1] :] = legend
+    return canvas
+
+
+def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str, opacity: float, on_model=None) -> list[tuple[str, np.ndarray, Prediction]]:
+    """Runs several multi-class models on one photo: [(title, panel, prediction)].
+
+    Args:
+        on_model: optional callback(index, count, title) called before each model runs
+            (the app shows it as progress: the large networks take seconds each on a CPU).
+    """
+    if not model_keys:
+        raise ValueError("Choose at least one model.")
+    pixels = images.load(image)
+    results = []
+    for index, key in enumerate(model_keys):
+        spec = registry.get(key)
+        if on_model is not None:
+            on_model(index, len(model_keys), spec.title)
+        prediction = predict(pixels, key, threshold, pipeline=pipeline, opacity=opacity)
+        results.append((spec.title, photo_panel(prediction), prediction))
+    return results

@@ -15,6 +15,11 @@ from segdemo.registry import BINARY, ModelSpec
 # Fully convolutional models run at the image's size; beyond this side the image is
 # downscaled first (results are scaled back), so a phone photo cannot stall the server.
 MAX_FULLY_CONVOLUTIONAL_SIDE = 1024
+# Multi-class probabilities are upsampled to at most this side (then labels are enlarged
+# by nearest neighbour), and in groups of channels, so 150 ADE20K classes fit in memory.
+MAX_PROBABILITY_SIDE = 1024
+CHANNEL_GROUP = 32
+PIPELINES = ("original", "keras_segmentation")
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def check_threshold(threshold, spec: ModelSpec) -> float:
     return value
 
 
-def predict(image, model: str, threshold: float | None = None, *, opacity: float = 0.5) -> Prediction:
+def predict(image, model: str, threshold: float | None = None, *, pipeline: str = "original", opacity: float = 0.5) -> Prediction:
     """Segments `image` with the registry model `model`.
 
     Args:
@@ -77,6 +82,8 @@ def predict(image, model: str, threshold: float | None = None, *, opacity: float
         model: a registry key, e.g. "unet".
         threshold: in [0, 1]; binary models mark a pixel as foreground when its score is
             >= threshold; None uses the model's default (0.5, as the lecture).
+        pipeline: for PSPNet, "original" (the Caffe pre/postprocessing the weights were
+            trained with) or "keras_segmentation" (what the lecture's library does).
         opacity: of the overlay colours, in [0, 1].
 
     Raises:
@@ -85,15 +92,22 @@ def predict(image, model: str, threshold: float | None = None, *, opacity: float
     """
     spec = registry.get(model)
     threshold = check_threshold(threshold, spec)
+    if pipeline not in PIPELINES:
+        raise ValueError(f"Unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}.")
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"The overlay opacity must be in [0, 1], got {opacity}.")
     pixels = images.load(image)
     started = time.perf_counter()
-    if spec.task != BINARY:
-        raise ValueError(f"{spec.title}: multi-class prediction is not available yet.")
-    raw = _binary_output(spec, pixels)
-    scores = (1.0 - raw) if spec.invert_output else raw
-    labels = (scores >= threshold).astype(np.int32)
+    if spec.task == BINARY:
+        raw = _binary_output(spec, pixels)
+        scores = (1.0 - raw) if spec.invert_output else raw
+        labels = (scores >= threshold).astype(np.int32)
+    else:
+        labels, scores = _multiclass_output(spec, pixels, pipeline)
+        labels[scores < threshold] = render.UNLABELLED
+        raw = scores
     fractions = render.class_fractions(labels, spec.classes)
-    overlay = render.overlay(images.to_rgb(pixels), labels, spec.palette, opacity, skip_background=True)
+    overlay = render.overlay(images.to_rgb(pixels), labels, spec.palette, opacity, skip_background=spec.task == BINARY)
     seconds = time.perf_counter() - started
     return Prediction(
         model=spec.key,
@@ -138,3 +152,54 @@ def _resize(array: np.ndarray, size: tuple[int, int], interpolation: int) -> np.
     """Resizes H×W or H×W×C to (height, width), keeping a trailing channel axis of 1."""
     resized = cv2.resize(array, (size[1], size[0]), interpolation=interpolation)
     return resized[..., None] if array.ndim == 3 and resized.ndim == 2 else resized
+
+
+def _multiclass_output(spec: ModelSpec, pixels: np.ndarray, pipeline: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, top-class probability) at the image's resolution, for a PSPNet."""
+    from segdemo.architectures.pspnet import MEAN_BGR
+
+    loaded = runtime.get(spec.key, pipeline)
+    size = spec.input_size[0]
+    bgr = images.to_rgb(pixels)[..., ::-1].astype(np.float32)
+    height, width = bgr.shape[:2]
+    if pipeline == "keras_segmentation":
+        # The lecture's library: stretch to the square input, subtract the BGR means, flip to
+        # RGB order, take the argmax at network resolution, enlarge by nearest neighbour.
+        network_input = (cv2.resize(bgr, (size, size), interpolation=cv2.INTER_LINEAR) - np.float32(MEAN_BGR))[..., ::-1]
+        probabilities = loaded(np.ascontiguousarray(network_input)[None])[0]
+        labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+        scores = np.max(probabilities, axis=-1)
+        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_NEAREST)
+        return labels.astype(np.int32), scores.astype(np.float32)
+    # The original (Caffe) pipeline: keep the aspect ratio, long side to the crop size, pad
+    # with the mean (zero after subtraction), BGR order; upsample probabilities bilinearly
+    # before the argmax.
+    scale = size / max(height, width)
+    inner = (max(1, round(height * scale)), max(1, round(width * scale)))
+    network_input = np.zeros((size, size, 3), np.float32)
+    network_input[: inner[0], : inner[1]] = cv2.resize(bgr, (inner[1], inner[0]), interpolation=cv2.INTER_LINEAR) - np.float32(MEAN_BGR)
+    probabilities = loaded(network_input[None])[0, : inner[0], : inner[1]]
+    work_scale = min(1.0, MAX_PROBABILITY_SIDE / max(height, width))
+    work_size = (max(1, round(height * work_scale)), max(1, round(width * work_scale)))
+    labels, scores = _upsampled_argmax(probabilities, work_size)
+    if work_size != (height, width):
+        labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_LINEAR)
+    return labels.astype(np.int32), scores.astype(np.float32)
+
+
+def _upsampled_argmax(probabilities: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear upsampling of class probabilities, then argmax, a group of channels at a time."""
+    best = np.full(size, -1.0, np.float32)
+    labels = np.zeros(size, np.int32)
+    for start in range(0, probabilities.shape[-1], CHANNEL_GROUP):
+        group = np.ascontiguousarray(probabilities[..., start : start + CHANNEL_GROUP])
+        resized = cv2.resize(group, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+        if resized.ndim == 2:
+            resized = resized[..., None]
+        group_best = resized.max(axis=-1)
+        better = group_best > best
+        labels[better] = start + resized.argmax(axis=-1)[better]
+        best[better] = group_best[better]
+    return labels, best

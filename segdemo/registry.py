@@ -41,6 +41,10 @@ class ModelSpec:
         invert_output: the network predicts the *background* probability (the membrane
             models are trained on "cell interior = 1" as in the lecture); the foreground
             score is 1 - output.
+        pipelines: names of the pre/postprocessing pipelines the model can run with (each
+            may build a slightly different network); empty when there is one way.
+        published_weights: for pretrained models, the entry of `weights/manifest.json` that
+            says where the published weight file comes from; None for models trained here.
         description: one line for the UI.
     """
 
@@ -59,6 +63,8 @@ class ModelSpec:
     default_threshold: float = 0.5
     output_is_linear: bool = False
     invert_output: bool = False
+    published_weights: str | None = None
+    pipelines: tuple[str, ...] = ()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -126,6 +132,21 @@ _SPECS = (
         "unet",
         "The same U-Net trained on randomly shifted and flipped copies: sharp corners on large images.",
         arch_kwargs={"base_filters": 16},
+    ),
+    _eliret(
+        "fcn_skip",
+        "FCN + skips (homework)",
+        "fcn",
+        "Homework: the FCN with U-Net-style skip connections between same-size maps.",
+        arch_kwargs={"skip_connections": True},
+        output_is_linear=True,
+    ),
+    _eliret(
+        "unet_strided",
+        "U-Net, 3×3 only (homework)",
+        "unet",
+        "Homework: a U-Net of 3×3 convolutions only: strided convolutions down, transposed up.",
+        arch_kwargs={"base_filters": 16, "strided": True},
     ),
 )
 

@@ -23,15 +23,19 @@ DEFAULT_MAX_MODELS = 6
 class LoadedModel:
     """A built model with its weights and a traced forward pass."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, pipeline: str | None = None) -> None:
         import tensorflow as tf
 
         from segdemo import architectures
 
         self.spec = spec
-        path = weights.resolve(spec)
-        self.model = architectures.build(spec.architecture, **spec.arch_kwargs)
-        self.model.load_weights(path)
+        self.pipeline = pipeline
+        source = weights.resolve(spec)
+        arch_kwargs = dict(spec.arch_kwargs)
+        if pipeline is not None:
+            arch_kwargs["pipeline"] = pipeline
+        self.model = architectures.build(spec.architecture, **arch_kwargs)
+        load_weights(self.model, source)
         height, width = spec.input_size or (None, None)
         signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
         self._forward = tf.function(lambda batch: self.model(batch, training=False), input_signature=[signature])
@@ -39,6 +43,24 @@ class LoadedModel:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Runs one image, shaped (1, H, W, C) float32, and returns the network's output."""
         return self._forward(batch.astype(np.float32, copy=False)).numpy()
+
+
+def load_weights(model, source: weights.WeightsFile) -> None:
+    """Loads a Keras 3 weights file, or a Keras-2 file through the converted-copy cache."""
+    if source.layout == weights.KERAS3:
+        model.load_weights(source.path)
+        return
+    from segdemo import legacy_h5
+
+    converted = weights.converted_cache_path(source)
+    if converted.is_file():
+        model.load_weights(converted)
+        return
+    legacy_h5.load_legacy_weights(model, source.path)
+    converted.parent.mkdir(parents=True, exist_ok=True)
+    partial = converted.with_name(converted.stem + ".part.weights.h5")
+    model.save_weights(partial)
+    os.replace(partial, converted)
 
 
 _models: OrderedDict[str, LoadedModel] = OrderedDict()
@@ -51,21 +73,28 @@ def max_models() -> int:
     return max(1, int(value)) if value.isdigit() else DEFAULT_MAX_MODELS
 
 
-def get(key: str) -> LoadedModel:
-    """The loaded model for `key`, loading it on first use (one thread loads, others wait)."""
+def get(key: str, pipeline: str | None = None) -> LoadedModel:
+    """The loaded model for `key`, loading it on first use (one thread loads, others wait).
+
+    `pipeline` selects a variant of the network for models that have several (PSPNet's
+    "original" and "keras_segmentation" differ in strides and resize layers); it is ignored
+    for the others.
+    """
     spec = registry.get(key)
+    pipeline = pipeline if spec.pipelines else None
+    cache_key = key if pipeline is None else f"{key}:{pipeline}"
     with _lock:
-        if key in _models:
-            _models.move_to_end(key)
-            return _models[key]
-        key_lock = _key_locks.setdefault(key, threading.Lock())
+        if cache_key in _models:
+            _models.move_to_end(cache_key)
+            return _models[cache_key]
+        key_lock = _key_locks.setdefault(cache_key, threading.Lock())
     with key_lock:
         with _lock:
-            if key in _models:
-                return _models[key]
-        loaded = LoadedModel(spec)
+            if cache_key in _models:
+                return _models[cache_key]
+        loaded = LoadedModel(spec, pipeline)
         with _lock:
-            _models[key] = loaded
+            _models[cache_key] = loaded
             while len(_models) > max_models():
                 _models.popitem(last=False)  # least recently used first out
         return loaded

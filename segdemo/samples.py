@@ -83,12 +83,27 @@ def membrane_examples() -> list[list[str | None]]:
     return examples
 
 
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
 def photo_examples() -> list[str]:
-    """The demo photos from SEGDEMO_DATA_DIR/photos, when present."""
+    """Photos for the PSPNet tab: scikit-image's public-domain/CC0 samples (shipped inside the
+    package, no download) and the demo photos in SEGDEMO_DATA_DIR/photos when present."""
+    examples = []
+    try:
+        import skimage.data
+    except ImportError:
+        skimage = None
+    if skimage is not None:
+        for name in SKIMAGE_PHOTOS:
+            target = example_folder() / f"skimage_{name}.png"
+            if not target.exists():
+                Image.fromarray(getattr(skimage.data, name)()).save(target)
+            examples.append(str(target))
     local = settings.data_dir()
-    if local is None or not (local / "photos").is_dir():
-        return []
-    return [_copy(path, f"photo_{path.name}") for path in sorted((local / "photos").glob("*.jpg"))]
+    if local is not None and (local / "photos").is_dir():
+        examples += [_copy(path, f"photo_{path.name}") for path in sorted((local / "photos").glob("*.jpg"))]
+    return examples
 
 
 def augmentation_pairs(preset: str, count: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -62,3 +62,19 @@ def test_lecture_width_membrane_unet_has_the_lecture_filters():
 def test_unknown_architecture_is_a_value_error():
     with pytest.raises(ValueError, match="Unknown architecture"):
         architectures.build("resnet")
+
+
+def test_homework_fcn_with_skips():
+    model = build_fcn(skip_connections=True)
+    assert sum(layer.name.startswith("skip") for layer in model.layers) == 2
+    assert model.get_layer("up2").input.shape[-1] == 64 + 64  # up1's output + down2's map
+    assert model(np.zeros((1, 72, 88, 1), np.float32), training=False).shape == (1, 72, 88, 1)
+
+
+def test_homework_unet_uses_only_3x3_convolutions():
+    model = build_unet(base_filters=16, strided=True)
+    kernels = {layer.kernel_size for layer in model.layers if hasattr(layer, "kernel_size")}
+    assert kernels == {(3, 3)}
+    assert not any("MaxPooling" in type(layer).__name__ or "UpSampling" in type(layer).__name__ for layer in model.layers)
+    assert sum(layer.strides == (2, 2) for layer in model.layers if hasattr(layer, "strides")) == 6
+    assert model(np.zeros((1, 72, 88, 1), np.float32), training=False).shape == (1, 72, 88, 1)

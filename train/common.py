@@ -38,7 +38,7 @@ class EpochProgress(keras.callbacks.Callback):
         logs = logs or {}
         elapsed = time.perf_counter() - self.started
         remaining = elapsed / done * (self.total_epochs - done)
-        losses = "  ".join(f"{name} {value:.5f}" for name, value in logs.items() if "loss" in name)
+        losses = "  ".join(f"{name} {value:.5f}" for name, value in logs.items() if "loss" in name or "accuracy" in name)
         print(f"epoch {done}/{self.total_epochs}  {losses}  elapsed {elapsed:.0f}s  left ~{remaining:.0f}s", flush=True)
 
 

@@ -52,6 +52,9 @@ RECIPES = {
     "unet": Recipe(batch_size=10, epochs=1000, learning_rate=1e-3, augmentation="symmetries"),
     "fcn_aug": Recipe(batch_size=20, epochs=1000, learning_rate=1e-3, augmentation="shifts"),
     "unet_aug": Recipe(batch_size=10, epochs=1000, learning_rate=1e-3, augmentation="shifts"),
+    # The homework variants train like their parents.
+    "fcn_skip": Recipe(batch_size=20, epochs=1000, learning_rate=1e-3, augmentation="none"),
+    "unet_strided": Recipe(batch_size=10, epochs=1000, learning_rate=1e-3, augmentation="symmetries"),
 }
 
 

@@ -10,6 +10,7 @@ def build_fcn(
     filters: tuple[int, int, int] = (32, 64, 128),
     channels: int = 1,
     dropout: float = 0.25,
+    skip_connections: bool = False,
     name: str = "fcn",
 ) -> keras.Model:
     """Builds the encoder–decoder FCN of lecture program 2.
@@ -25,6 +26,9 @@ def build_fcn(
             up-sampling path mirrors them (the last transposed convolution has 1).
         channels: input channels (1 for grey images).
         dropout: dropout rate after each down-sampling convolution.
+        skip_connections: the lecture's homework variant: concatenate each up-sampled map
+            with the encoder map of the same size (U-Net-style), before the next transposed
+            convolution.
         name: the model's name.
 
     Returns:
@@ -32,12 +36,16 @@ def build_fcn(
     """
     inputs = keras.Input(shape=(None, None, channels), name="image")
     x = inputs
+    encoder_maps = []
     for index, count in enumerate(filters, start=1):
         x = layers.Conv2D(count, 5, strides=2, padding="same", activation="relu", name=f"down{index}")(x)
         x = layers.Dropout(dropout, name=f"dropout{index}")(x)
+        encoder_maps.append(x)
     up_filters = list(reversed(filters[:-1])) + [1]
     for index, count in enumerate(up_filters, start=1):
         last = index == len(up_filters)
+        if skip_connections and index > 1:
+            x = layers.Concatenate(name=f"skip{index - 1}")([encoder_maps[-index], x])
         x = layers.Conv2DTranspose(
             count,
             5,
