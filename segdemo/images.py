@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+MAX_FILE_BYTES = 20 * MEGABYTE
 # Only the decoders the app needs; anything else is refused without being parsed.
 ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 
@@ -58,7 +59,7 @@ def _from_path(path: Path) -> np.ndarray:
     if size == 0:
         raise ValueError(f"{path.name} is empty (0 bytes).")
     if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path.name} is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB.")
+        raise ValueError(f"{path.name} is {size / MEGABYTE:.1f} MB; the limit is {MAX_FILE_BYTES / MEGABYTE:.0f} MB.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -89,8 +90,8 @@ def _from_pil(image: Image.Image) -> np.ndarray:
         if values.min() < 0 or values.max() > 65535:
             raise ValueError("32-bit integer images are not supported; save the image with 8 or 16 bits.")
         return _from_array(values.astype(np.uint16))
-    if mode == "F":
-        return _from_array(np.asarray(image.convert("L")))
+    if mode == "F":  # 32-bit float (TIFF): the same rule as float arrays, values in [0, 1]
+        return _from_array(np.asarray(image, dtype=np.float32))
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     elif mode in ("1", "L"):

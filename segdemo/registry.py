@@ -185,6 +185,61 @@ _SPECS += (
     ),
 )
 
+
+def _pspnet(key: str, title: str, layers: int, classes, palette, input_size: int, published: str, description: str) -> ModelSpec:
+    """A pretrained PSPNet for photos: RGB input, the published Keras-2 weights."""
+    return ModelSpec(
+        key=key,
+        title=title,
+        family="pspnet",
+        task=MULTICLASS,
+        architecture="pspnet",
+        arch_kwargs={"layers": layers, "classes": len(classes), "input_size": input_size},
+        color_mode="rgb",
+        input_size=(input_size, input_size),
+        classes=classes,
+        palette=palette,
+        weights_file=f"{published}.h5",
+        published_weights=published,
+        pipelines=("original", "keras_segmentation"),
+        default_threshold=0.0,  # every pixel gets its most probable class
+        description=description,
+    )
+
+
+_SPECS += (
+    _pspnet(
+        "pspnet_voc",
+        "PSPNet-101 (Pascal VOC 2012)",
+        101,
+        palettes.VOC_CLASSES,
+        palettes.VOC_PALETTE,
+        473,
+        "pspnet101_voc2012",
+        "Lecture program 9: 20 object classes (people, animals, vehicles, furniture) and background.",
+    ),
+    _pspnet(
+        "pspnet_ade20k",
+        "PSPNet-50 (ADE20K)",
+        50,
+        palettes.ADE20K_CLASSES,
+        palettes.ADE20K_PALETTE,
+        473,
+        "pspnet50_ade20k",
+        "Lecture program 9: 150 scene classes (wall, sky, floor, tree, person, table, ...).",
+    ),
+    _pspnet(
+        "pspnet_cityscapes",
+        "PSPNet-101 (Cityscapes)",
+        101,
+        palettes.CITYSCAPES_CLASSES,
+        palettes.CITYSCAPES_PALETTE,
+        713,
+        "pspnet101_cityscapes",
+        "Lecture program 9: 19 street-scene classes (road, car, person, building, sky, ...).",
+    ),
+)
+
 REGISTRY: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in _SPECS})
 
 

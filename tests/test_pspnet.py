@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segdemo import palettes_pspnet as palettes
+from segdemo import palettes
 from segdemo.architectures.pspnet import (
     MEAN_BGR,
     BilinearResize,

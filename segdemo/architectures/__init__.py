@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from segdemo.architectures.fcn import build_fcn
 from segdemo.architectures.membrane_unet import build_membrane_unet
+from segdemo.architectures.pspnet import build_pspnet
 from segdemo.architectures.unet import build_unet
 
 BUILDERS = {
     "fcn": build_fcn,
     "unet": build_unet,
     "membrane_unet": build_membrane_unet,
+    "pspnet": build_pspnet,
 }
 
 

@@ -1,0 +1,131 @@
+"""The bad-input corpus (tests/bad_inputs.py) through `images.load`, `predict` and the real app.
+
+Every file gives either a correct result or a ValueError / app error whose text is our own
+readable message (a keyword per case), never a stack trace or Gradio's generic "upstream app
+raised an exception". After the whole corpus the app still answers a normal request.
+"""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import bad_inputs
+from app_server import running_app
+
+import segdemo
+from segdemo import images
+
+GENERIC_ERROR_MARKERS = ("upstream", "traceback", "has raised an exception")
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict[str, bad_inputs.Case]:
+    return bad_inputs.build(tmp_path_factory.mktemp("corpus"))
+
+
+def assert_readable(message: str, keyword: str) -> None:
+    """Our message with the case's keyword, not a stack trace or Gradio's generic text."""
+    assert keyword.lower() in message.lower(), f"expected {keyword!r} in: {message}"
+    assert not any(marker in message.lower() for marker in GENERIC_ERROR_MARKERS), message
+
+
+def test_the_corpus_is_big_enough(corpus):
+    assert len(corpus) >= 20
+    assert sum(case.expects_result for case in corpus.values()) >= 8
+    assert sum(not case.expects_result for case in corpus.values()) >= 8
+
+
+# --- the library -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", bad_inputs.NAMES)
+def test_load(corpus, name):
+    case = corpus[name]
+    if not case.expects_result:
+        with pytest.raises(ValueError) as error:
+            images.load(case.path)
+        assert_readable(str(error.value), case.error)
+        return
+    pixels = images.load(case.path)
+    assert pixels.dtype == np.uint8 and pixels.shape == case.shape
+    if case.check is not None:
+        case.check(pixels)
+
+
+@pytest.mark.parametrize("name", bad_inputs.NAMES)
+def test_predict(corpus, name):
+    """fcn (fully convolutional, committed weights): labels at the input's full resolution."""
+    case = corpus[name]
+    if not case.expects_result:
+        with pytest.raises(ValueError) as error:
+            segdemo.predict(case.path, "fcn", 0.5)
+        assert_readable(str(error.value), case.error)
+        return
+    result = segdemo.predict(case.path, "fcn", 0.5)
+    height, width = case.shape[:2]
+    assert result.labels.shape == result.scores.shape == (height, width)
+    assert result.overlay.shape == (height, width, 3)
+    assert set(np.unique(result.labels).tolist()) <= {0, 1}
+    assert abs(sum(result.class_fractions.values()) - 1.0) < 1e-6
+
+
+# --- the real app ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app") / "app.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return Client(app.url, verbose=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", bad_inputs.NAMES)
+def test_app_predict_endpoint(client, corpus, name):
+    case = corpus[name]
+    keyword = case.app_expectation()
+    if keyword is not None:
+        with pytest.raises(Exception) as error:
+            client.predict(handle_file(str(case.path)), "fcn", 0.5, api_name="/predict")
+        assert_readable(str(error.value), keyword)
+        return
+    overlay_path, summary = client.predict(handle_file(str(case.path)), "fcn", 0.5, api_name="/predict")
+    height, width = case.shape[:2]
+    assert (summary["height"], summary["width"]) == (height, width)
+    with Image.open(overlay_path) as overlay:
+        assert overlay.size == (width, height)
+
+
+@pytest.mark.slow
+def test_the_server_itself_refuses_an_upload_over_the_limit(app, corpus):
+    """A client that skips gradio_client's own size check (a script, curl) is refused too."""
+    case = corpus["over_upload_limit_bmp"]
+    with open(case.path, "rb") as file:
+        response = httpx.post(f"{app.url}gradio_api/upload", files={"files": (case.path.name, file)}, timeout=60)
+    assert response.status_code == 413
+    assert_readable(response.text, bad_inputs.UPLOAD_LIMIT_KEYWORD)
+
+
+@pytest.mark.slow
+def test_the_app_still_answers_correctly_after_the_corpus(app, client, tmp_path):
+    """Runs after the corpus (file order): the same overlay and fractions as the library gives."""
+    image = np.full((72, 88), 255, np.uint8)
+    image[20:50, 30:60] = 0  # a dark square on white, as the eliret objects
+    path = tmp_path / "square.png"
+    Image.fromarray(image).save(path)
+    overlay_path, summary = client.predict(handle_file(str(path)), "fcn", 0.5, api_name="/predict")
+    expected = segdemo.predict(path, "fcn", 0.5)
+    with Image.open(overlay_path) as overlay:
+        assert np.array_equal(np.asarray(overlay.convert("RGB")), expected.overlay)
+    assert summary["class_fractions"] == pytest.approx(expected.class_fractions, abs=1e-6)
+    assert app.process.poll() is None, "the app process died"
