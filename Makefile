@@ -14,7 +14,7 @@ endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export GRADIO_ANALYTICS_ENABLED ?= False
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast test-browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,17 @@ test: $(VENV)/.dev-installed
 
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow"
+
+# The real-browser test: Playwright for Python drives Debian's chromium (no browser download).
+CHROMIUM := /usr/bin/chromium
+
+$(VENV)/.browser-installed: requirements-browser.txt $(VENV)/.dev-installed
+	$(BIN)/python -m pip install --quiet -r requirements-browser.txt
+	touch $@
+
+test-browser: $(VENV)/.browser-installed
+	@if [ ! -x $(CHROMIUM) ]; then apt-get update && apt-get install -y chromium; fi
+	$(BIN)/python -m pytest tests/test_browser.py
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench

@@ -7,11 +7,15 @@ The UI is built from small named handlers; everything else lives in the `segdemo
 from __future__ import annotations
 
 import os
+import threading
 
-import gradio as gr
+# Before Gradio is imported: no usage analytics leave the server.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from segdemo import compare, registry, samples
-from segdemo.predict import predict as run_prediction
+import gradio as gr  # noqa: E402
+
+from segdemo import compare, health, registry, runtime, samples, settings  # noqa: E402
+from segdemo.predict import predict as run_prediction  # noqa: E402
 
 BINARY_KEYS = [key for key, spec in registry.REGISTRY.items() if spec.task == registry.BINARY]
 DEFAULT_COMPARISON = registry.keys("eliret")
@@ -90,8 +94,21 @@ def comparison_tab() -> None:
         with gr.Column(scale=2):
             figure = gr.Image(label="Input, truth, and per model: grey and binarized outputs", format="png", interactive=False)
             table = gr.Dataframe(headers=compare.TABLE_HEADERS, label="Scores", interactive=False)
-    examples = samples.eliret_examples() + samples.membrane_examples()
-    gr.Examples(examples, inputs=[image, truth], label="Examples: eliret test images, large images, EM slices")
+    # Each example also ticks the models of its family, so one click shows the lecture's point.
+    eliret_keys, membrane_keys = registry.keys("eliret"), registry.keys("membrane")
+    gr.Examples(
+        [[image_path, truth_path, eliret_keys] for image_path, truth_path in samples.eliret_examples()],
+        inputs=[image, truth, models],
+        label="eliret: test images (32×32), the large maior images and generated ones (plain FCN fails, augmented models work)",
+        examples_per_page=6,
+    )
+    membrane_examples = samples.membrane_examples()
+    if membrane_examples:
+        gr.Examples(
+            [[image_path, truth_path, membrane_keys] for image_path, truth_path in membrane_examples],
+            inputs=[image, truth, models],
+            label="ISBI-2012 EM slices (validation slices with their labels; unlabelled test slices)",
+        )
     button.click(run_comparison, [image, truth, models, threshold], [figure, table], api_name="compare", concurrency_id="inference")
 
 
@@ -150,7 +167,8 @@ def augmentation_tab() -> None:
 
 def build_app() -> gr.Blocks:
     """The whole UI."""
-    with gr.Blocks(title="segdemo: FCN, U-Net, PSPNet") as demo:
+    # delete_cache: uploaded and generated files older than an hour are removed every hour.
+    with gr.Blocks(title="segdemo: FCN, U-Net, PSPNet", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tab("Compare models"):
             comparison_tab()
@@ -160,8 +178,15 @@ def build_app() -> gr.Blocks:
             single_model_tab()
         with gr.Tab("Augmentation preview"):
             augmentation_tab()
-    demo.queue(default_concurrency_limit=1, max_size=64)
+    # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
+    # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
+    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("SEGDEMO_QUEUE_SIZE", "64")))
     return demo
+
+
+def health_route():
+    """GET /health: which models are ready and which weights are missing (JSON)."""
+    return health.report()
 
 
 def main() -> None:
@@ -170,10 +195,18 @@ def main() -> None:
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=False,
-        show_error=False,
-        blocked_paths=["weights"],
+        show_error=False,  # only our own gr.Error messages reach the browser
+        allowed_paths=[],
+        blocked_paths=[str(settings.weights_dir()), str(settings.cache_dir())],
         max_file_size="10mb",
+        enable_monitoring=False,
+        prevent_thread_lock=True,
     )
+    demo.app.add_api_route("/health", health_route, methods=["GET"])
+    # Load TensorFlow and the small models in the background: the page is up at once and
+    # the first comparison does not wait for them.
+    threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

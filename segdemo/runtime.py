@@ -110,3 +110,20 @@ def clear() -> None:
     """Forgets every loaded model (tests, memory pressure)."""
     with _lock:
         _models.clear()
+
+
+def warm_up(keys: list[str]) -> list[str]:
+    """Loads and traces the given models (e.g. in a background thread at start-up), so the
+    first request does not pay for importing TensorFlow, loading and tracing. Models whose
+    weights are missing are skipped; returns the keys that are ready."""
+    ready = []
+    for key in keys:
+        spec = registry.get(key)
+        try:
+            loaded = get(key, spec.pipelines[0] if spec.pipelines else None)
+        except ValueError:
+            continue
+        height, width = spec.input_size or (32, 32)
+        loaded(np.zeros((1, height, width, spec.channels), np.float32))
+        ready.append(key)
+    return ready

@@ -115,6 +115,16 @@ def converted_cache_path(source: WeightsFile) -> Path:
     return settings.cache_dir() / "weights" / "converted" / f"{source.path.stem}-{digest[:16]}.weights.h5"
 
 
+def available(spec: ModelSpec) -> bool:
+    """Whether the weights of `spec` are on this machine (nothing is downloaded)."""
+    if spec.published_weights is None:
+        return local_path(spec).is_file()
+    entry = manifest().get(spec.published_weights, {})
+    folder, cache = settings.weights_dir(), settings.cache_dir() / "weights"
+    candidates = [folder / entry.get("file", ""), cache / entry.get("file", ""), folder / entry.get("converted", {}).get("file", "")]
+    return any(path.is_file() for path in candidates if path.name)
+
+
 def hub_settings(entry: dict) -> tuple[str | None, str | None]:
     """(repo_id, revision) from the environment or, failing that, the manifest."""
     hub = entry.get("hub") or {}
@@ -133,7 +143,8 @@ def _from_hub(entry: dict, tried: list[str]) -> WeightsFile | None:
     try:
         from huggingface_hub import hf_hub_download
 
-        path = Path(hf_hub_download(repo_id, converted["file"], revision=revision, cache_dir=settings.cache_dir() / "hub"))
+        # The Hub's own cache (HF_HOME / HF_HUB_CACHE): where a Space's preload_from_hub puts files.
+        path = Path(hf_hub_download(repo_id, converted["file"], revision=revision))
     except Exception as error:  # the hub client raises many kinds (network, 404, auth)
         _failures[source] = time.monotonic()
         tried.append(f"{source}: {type(error).__name__}: {error}".splitlines()[0])

@@ -21,9 +21,6 @@ from segdemo import images
 
 GENERIC_ERROR_MARKERS = ("upstream", "traceback", "has raised an exception")
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, bad_inputs.Case]:
     return bad_inputs.build(tmp_path_factory.mktemp("corpus"))

@@ -55,11 +55,12 @@ def models_with_weights() -> list[str]:
 
 
 def make_photo(path: Path) -> Path:
-    """A 96×80 grey 'photo': a dark ellipse on a noisy light background, like the eliret images."""
-    rows, cols = np.mgrid[:80, :96]
-    ellipse = ((rows - 40) / 22) ** 2 + ((cols - 50) / 30) ** 2 <= 1.0
-    noise = np.random.default_rng(0).normal(0, 18, (80, 96))
-    pixels = np.where(ellipse, 70, 180) + noise
+    """An 88×72 grey 'photo' like the eliret images: three dark shapes on a noisy light background."""
+    rows, cols = np.mgrid[:72, :88]
+    objects = (((rows - 20) / 8) ** 2 + ((cols - 22) / 11) ** 2 <= 1.0) | (((rows - 50) / 9) ** 2 + ((cols - 62) / 9) ** 2 <= 1.0)
+    objects[44:60, 12:28] = True
+    noise = np.random.default_rng(0).normal(0, 18, objects.shape)
+    pixels = np.where(objects, 70, 180) + noise
     Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path)
     return path
 
@@ -144,6 +145,7 @@ def test_compare_an_example_then_an_uploaded_photo(page, tmp_path):
     page.get_by_role("button", name="Compare", exact=True).click()
     second_src = wait_for_result(page, previous_src=first_src)
     assert second_src != first_src
+    expect(scores.get_by_role("row")).to_have_count(1 + len(titles))
 
     screenshot = save_screenshot(page, tmp_path / "segdemo_browser.png")
     assert screenshot.stat().st_size > 10_000

@@ -100,7 +100,7 @@ def test_the_hub_is_asked_with_a_pinned_revision(tmp_path):
     entry = _entry(urls=["http://127.0.0.1:9/never.h5"], hub={"repo_id": "segdemo/pspnet", "revision": "v1.0"})
     with serve_hub(files) as (endpoint, requests):
         # huggingface_hub reads HF_ENDPOINT when imported: run the real client in a fresh process.
-        env = dict(os.environ, HF_ENDPOINT=endpoint, HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT))
+        env = dict(os.environ, HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1", PYTHONPATH=str(ROOT))
         completed = subprocess.run([sys.executable, "-c", HUB_SCRIPT, json.dumps(entry)], env=env, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     found = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -60,3 +60,27 @@ def write_metrics(path: Path, metrics: dict) -> None:
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(metrics, indent=2) + "\n")
     os.replace(partial, path)
+
+
+def fit_keeping_best(model: keras.Model, *, checkpoint_path: Path, epochs: int, validation_data, progress_every: int, **fit_arguments) -> tuple[dict, float]:
+    """`model.fit(...)`, then restores the weights of the epoch with the lowest validation loss.
+
+    The best weights so far are kept in `checkpoint_path` during training, so a long run that
+    is stopped early still leaves its best model behind (the file is removed at the end).
+    Returns (history dict, seconds). The lecture keeps the last epoch's model; on a small
+    validation split the best epoch is a better and still honest choice (the test split is
+    never looked at while training).
+    """
+    started = time.perf_counter()
+    checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(checkpoint_path, monitor="val_loss", save_best_only=True, save_weights_only=True)
+    history = model.fit(
+        **fit_arguments,
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=[checkpoint, EpochProgress(epochs, progress_every)],
+        verbose=0,
+    )
+    model.load_weights(checkpoint_path)
+    checkpoint_path.unlink()
+    return history.history, time.perf_counter() - started

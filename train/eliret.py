@@ -15,8 +15,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,24 +134,18 @@ def train(arguments: argparse.Namespace) -> dict:
         fit_inputs = {"x": train_x, "y": train_y, "batch_size": batch_size, "shuffle": True}
 
     print(f"Training {spec.key} ({model.count_params():,} parameters) for {epochs} epochs, batch {batch_size}.", flush=True)
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        best_path = Path(scratch) / "best.weights.h5"
-        # Keep the weights of the epoch with the lowest validation loss, not the last epoch's.
-        checkpoint = keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True, save_weights_only=True)
-        history = model.fit(
-            **fit_inputs,
-            epochs=epochs,
-            validation_data=(valid_x, valid_y),
-            callbacks=[checkpoint, common.EpochProgress(epochs, arguments.progress_every)],
-            verbose=0,
-        )
-        model.load_weights(best_path)
-    seconds = time.perf_counter() - started
+    history, seconds = common.fit_keeping_best(
+        model,
+        checkpoint_path=output / f"{spec.key}.checkpoint.weights.h5",
+        epochs=epochs,
+        validation_data=(valid_x, valid_y),
+        progress_every=arguments.progress_every,
+        **fit_inputs,
+    )
 
     output.mkdir(parents=True, exist_ok=True)
     model.save_weights(weights_path)
-    full_history = common.merge_history(previous.get("history"), history.history)
+    full_history = common.merge_history(previous.get("history"), history)
     results = {
         "model": spec.key,
         "parameters": model.count_params(),

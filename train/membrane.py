@@ -19,8 +19,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -49,6 +47,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--steps-per-epoch", type=int, default=DEFAULT_STEPS_PER_EPOCH)
     parser.add_argument("--base-filters", type=int, help="width: filters of the first level (registry default; 64 = the lecture's)")
+    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam's learning rate (lower it to fine-tune with --resume)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
@@ -112,7 +111,7 @@ def train(arguments: argparse.Namespace) -> dict:
         if not weights_path.exists():
             raise ValueError(f"--resume: no weights to resume from at {weights_path}")
         model.load_weights(weights_path)
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
     training_data = augmented_dataset(train_x, train_y, preset="membrane", batch_size=arguments.batch_size, seed=arguments.seed).repeat()
 
@@ -121,25 +120,20 @@ def train(arguments: argparse.Namespace) -> dict:
         f"for {arguments.epochs} epochs × {arguments.steps_per_epoch} steps, batch {arguments.batch_size}.",
         flush=True,
     )
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as scratch:
-        best_path = Path(scratch) / "best.weights.h5"
-        checkpoint = keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True, save_weights_only=True)
-        history = model.fit(
-            training_data,
-            steps_per_epoch=arguments.steps_per_epoch,
-            shuffle=False,  # the dataset shuffles itself
-            epochs=arguments.epochs,
-            validation_data=(valid_x, valid_y),
-            callbacks=[checkpoint, common.EpochProgress(arguments.epochs, arguments.progress_every)],
-            verbose=0,
-        )
-        model.load_weights(best_path)
-    seconds = time.perf_counter() - started
+    history, seconds = common.fit_keeping_best(
+        model,
+        checkpoint_path=output / f"{spec.key}.checkpoint.weights.h5",
+        x=training_data,
+        steps_per_epoch=arguments.steps_per_epoch,
+        shuffle=False,  # the dataset shuffles itself
+        epochs=arguments.epochs,
+        validation_data=(valid_x, valid_y),
+        progress_every=arguments.progress_every,
+    )
 
     output.mkdir(parents=True, exist_ok=True)
     model.save_weights(weights_path)
-    full_history = common.merge_history(previous.get("history"), history.history)
+    full_history = common.merge_history(previous.get("history"), history)
     results = {
         "model": spec.key,
         "parameters": model.count_params(),
@@ -149,7 +143,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "epochs": len(full_history.get("loss", [])),
         "steps_per_epoch": arguments.steps_per_epoch,
         "batch_size": arguments.batch_size,
-        "learning_rate": LEARNING_RATE,
+        "learning_rate": arguments.learning_rate,
         "seed": arguments.seed,
         "train_seconds": round(seconds + previous.get("train_seconds", 0.0), 1),
         "threshold": THRESHOLD,
