@@ -7,12 +7,16 @@ The UI is built from small named handlers; everything else lives in the `segdemo
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 # Before Gradio is imported: no usage analytics leave the server.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from segdemo import compare, health, registry, runtime, samples, settings  # noqa: E402
 from segdemo.predict import predict as run_prediction  # noqa: E402
@@ -25,6 +29,44 @@ Models from the lecture on FCN, U-Net and PSPNet. Pick an example or upload an i
 and compare their grey and binarized outputs. With a ground-truth mask, MSE and IoU are shown too.
 Everything runs on the server's CPU.
 """
+
+
+OUTPUT_FOLDER = Path(tempfile.gettempdir()) / "segdemo-outputs"
+OUTPUT_MAX_AGE_S = 3600
+
+
+class UploadedImage(gr.Image):
+    """An image input handed to the handler as the uploaded file's path, unopened.
+
+    gr.Image opens every upload with Pillow before the handler runs, so a broken file gets
+    Gradio's generic error; here `segdemo.images` does all the checking and says what is wrong.
+    """
+
+    def get_block_name(self) -> str:
+        return "image"  # the ordinary image widget in the browser
+
+    def preprocess(self, payload):
+        if payload is None or payload.path is None:
+            return super().preprocess(payload)
+        return str(payload.path)
+
+
+def png_file(pixels) -> str:
+    """Writes a result image to its own PNG file and returns the path.
+
+    Each request gets a fresh file: Gradio's cache names arrays by their content, and two
+    students sending the same example at once would otherwise rewrite one file while the
+    other is being downloaded. Files older than an hour are removed.
+    """
+    OUTPUT_FOLDER.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - OUTPUT_MAX_AGE_S
+    for old in OUTPUT_FOLDER.glob("*.png"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    descriptor, path = tempfile.mkstemp(suffix=".png", dir=OUTPUT_FOLDER)
+    with os.fdopen(descriptor, "wb") as handle:
+        Image.fromarray(pixels).save(handle, format="PNG")
+    return path
 
 
 def model_choices(keys: list[str]) -> list[tuple[str, str]]:
@@ -40,7 +82,7 @@ def run_comparison(image, truth, model_keys, threshold):
         figure, rows = compare.compare(image, list(model_keys or []), threshold, truth)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    return figure, compare.table(rows)
+    return png_file(figure), compare.table(rows)
 
 
 def run_single(image, model_key, threshold):
@@ -51,7 +93,7 @@ def run_single(image, model_key, threshold):
         result = run_prediction(image, model_key, threshold)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    return result.overlay, result.summary()
+    return png_file(result.overlay), result.summary()
 
 
 def run_photos(image, model_keys, pipeline, threshold, opacity, progress=gr.Progress()):
@@ -66,11 +108,15 @@ def run_photos(image, model_keys, pipeline, threshold, opacity, progress=gr.Prog
         results = compare.compare_photos(image, list(model_keys or []), threshold, pipeline, opacity, on_model=report)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    gallery = [(panel, f"{title}: {prediction.seconds:.1f} s") for title, panel, prediction in results]
+    gallery = [(png_file(panel), f"{title}: {outcome.seconds:.1f} s") for title, panel, outcome in results if panel is not None]
     rows = [
-        [title, round(prediction.seconds, 2), ", ".join(f"{name} {share * 100:.0f} %" for name, share in list(prediction.class_fractions.items())[:5])]
-        for title, _, prediction in results
+        [title, None, str(outcome)]
+        if panel is None
+        else [title, round(outcome.seconds, 2), ", ".join(f"{name} {share * 100:.0f} %" for name, share in list(outcome.class_fractions.items())[:5])]
+        for title, panel, outcome in results
     ]
+    if not gallery:
+        gr.Warning("None of the chosen models has its weights on this server: see the table.")
     return gallery, rows
 
 
@@ -80,14 +126,14 @@ def new_augmentation_sample(dataset, seed):
         figure = samples.augmentation_preview(dataset, int(seed))
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    return figure, int(seed) + 1
+    return png_file(figure), int(seed) + 1
 
 
 def comparison_tab() -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260)
-            truth = gr.Image(label="Ground truth mask (optional)", type="filepath", image_mode=None, sources=["upload"], height=160)
+            image = UploadedImage(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"], height=260)
+            truth = UploadedImage(label="Ground truth mask (optional)", type="filepath", image_mode=None, sources=["upload"], height=160)
             models = gr.CheckboxGroup(model_choices(BINARY_KEYS), value=DEFAULT_COMPARISON, label="Models")
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold (the lecture binarizes at 0.5)")
             button = gr.Button("Compare", variant="primary")
@@ -116,7 +162,7 @@ def single_model_tab() -> None:
     gr.Markdown("One model on one image. This is also the API endpoint `/predict` (image, model, threshold).")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"])
+            image = UploadedImage(label="Image", type="filepath", image_mode=None, sources=["upload", "clipboard"])
             model = gr.Dropdown(model_choices(list(registry.REGISTRY)), value="unet", label="Model")
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Threshold")
             button = gr.Button("Segment", variant="primary")
@@ -140,7 +186,7 @@ def photos_tab() -> None:
     pspnet_keys = registry.keys("pspnet")
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Your photo", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=300)
+            image = UploadedImage(label="Your photo", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=300)
             models = gr.CheckboxGroup(model_choices(pspnet_keys), value=pspnet_keys, label="Models")
             pipeline = gr.Radio(["original", "keras_segmentation"], value="original", label="Pipeline")
             threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Leave pixels unlabelled below this class probability")
@@ -148,7 +194,7 @@ def photos_tab() -> None:
             button = gr.Button("Segment", variant="primary")
         with gr.Column(scale=2):
             gallery = gr.Gallery(label="Overlays with legends and class areas", format="png", columns=1, height="auto")
-            table = gr.Dataframe(headers=["model", "seconds", "largest classes"], label="Summary", interactive=False)
+            table = gr.Dataframe(headers=["model", "seconds", "largest classes (or why the model is unavailable)"], label="Summary", interactive=False)
     examples = samples.photo_examples()
     if examples:
         gr.Examples([[path] for path in examples], inputs=[image], label="Example photos")

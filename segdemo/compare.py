@@ -14,8 +14,10 @@ from PIL import Image, ImageDraw
 
 from segdemo import images, metrics, registry, render
 from segdemo.predict import Prediction, predict
+from segdemo.weights import WeightsMissingError
 
 PANEL = 192  # pixels per panel side in the figure; small images are enlarged without blurring
+TOP_MARGIN = 30  # room for the label a web page floats over the figure's top-left corner
 TITLE_WIDTH = 200
 LINE = 18
 
@@ -26,9 +28,10 @@ class ComparisonRow:
 
     key: str
     title: str
-    prediction: Prediction
-    mse: float | None
-    iou: float | None
+    prediction: Prediction | None
+    mse: float | None = None
+    iou: float | None = None
+    error: str | None = None  # e.g. missing weights: the other models still run
 
 
 def load_truth(truth) -> np.ndarray:
@@ -60,7 +63,11 @@ def compare(image, model_keys: list[str], threshold: float | None = None, truth=
     rows = []
     for key in model_keys:
         spec = registry.get(key)
-        prediction = predict(pixels, key, threshold)
+        try:
+            prediction = predict(pixels, key, threshold)
+        except WeightsMissingError as error:
+            rows.append(ComparisonRow(key, spec.title, None, error=str(error)))
+            continue
         mse = iou = None
         if truth_mask is not None:
             # The truth follows the dataset's convention, which is what the network was
@@ -75,41 +82,47 @@ def compare(image, model_keys: list[str], threshold: float | None = None, truth=
 def table(rows: list[ComparisonRow]) -> list[list]:
     """Rows for a results table: model, MSE, IoU, milliseconds, foreground %."""
     return [
-        [
+        [row.title, None, None, None, None, row.error]
+        if row.prediction is None
+        else [
             row.title,
             None if row.mse is None else round(row.mse, 5),
             None if row.iou is None else round(row.iou, 4),
             round(row.prediction.seconds * 1000, 1),
             round(100 * float(np.mean(row.prediction.labels > 0)), 2),
+            "",
         ]
         for row in rows
     ]
 
 
-TABLE_HEADERS = ["model", "MSE vs truth", "IoU vs truth", "time (ms)", "foreground %"]
+TABLE_HEADERS = ["model", "MSE vs truth", "IoU vs truth", "time (ms)", "foreground %", "note"]
 
 
 def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRow]) -> np.ndarray:
     """Draws the comparison figure as a uint8 RGB array."""
     cell_width, cell_height = PANEL + 16, PANEL + 2 * LINE + 12
-    canvas = Image.new("RGB", (TITLE_WIDTH + 2 * cell_width, cell_height * (len(rows) + 1)), "white")
+    canvas = Image.new("RGB", (TITLE_WIDTH + 2 * cell_width, TOP_MARGIN + cell_height * (len(rows) + 1)), "white")
     draw = ImageDraw.Draw(canvas)
 
     def put(panel_pixels, column: int, row: int, caption: str) -> None:
-        left, top = TITLE_WIDTH + column * cell_width, row * cell_height
+        left, top = TITLE_WIDTH + column * cell_width, TOP_MARGIN + row * cell_height
         draw.text((left, top + 2), caption, fill="black", font=render.font())
         canvas.paste(render.panel(panel_pixels, PANEL), (left, top + LINE + 4))
 
-    draw.text((8, 8), "input", fill="black", font=render.font())
-    draw.text((8, 8 + LINE), f"{pixels.shape[1]} x {pixels.shape[0]} px", fill=(90, 90, 90), font=render.font())
+    draw.text((8, TOP_MARGIN + 8), "input", fill="black", font=render.font())
+    draw.text((8, TOP_MARGIN + 8 + LINE), f"{pixels.shape[1]} x {pixels.shape[0]} px", fill=(90, 90, 90), font=render.font())
     put(pixels, 0, 0, "input image")
     if truth is not None:
         put(render.binary(truth), 1, 0, "ground truth")
     else:
-        draw.text((TITLE_WIDTH + cell_width, 2), "no ground truth given", fill=(120, 120, 120), font=render.font())
+        draw.text((TITLE_WIDTH + cell_width, TOP_MARGIN + 2), "no ground truth given", fill=(120, 120, 120), font=render.font())
     for index, row in enumerate(rows, start=1):
-        top = index * cell_height
+        top = TOP_MARGIN + index * cell_height
         draw.text((8, top + 8), row.title, fill="black", font=render.font())
+        if row.prediction is None:
+            draw.text((TITLE_WIDTH, top + 8), "not available: weights missing (see the table)", fill=(170, 0, 0), font=render.font())
+            continue
         details = [f"{row.prediction.seconds * 1000:.1f} ms"]
         if row.iou is not None:
             details = [f"MSE {row.mse:.4f}", f"IoU {row.iou:.3f}", *details]
@@ -135,8 +148,9 @@ def photo_panel(prediction: Prediction, max_side: int = 640) -> np.ndarray:
     return canvas
 
 
-def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str, opacity: float, on_model=None) -> list[tuple[str, np.ndarray, Prediction]]:
-    """Runs several multi-class models on one photo: [(title, panel, prediction)].
+def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str, opacity: float, on_model=None) -> list[tuple]:
+    """Runs several multi-class models on one photo: [(title, panel, prediction)], or
+    (title, None, WeightsMissingError) for a model whose weights are not available.
 
     Args:
         on_model: optional callback(index, count, title) called before each model runs
@@ -150,6 +164,10 @@ def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str
         spec = registry.get(key)
         if on_model is not None:
             on_model(index, len(model_keys), spec.title)
-        prediction = predict(pixels, key, threshold, pipeline=pipeline, opacity=opacity)
+        try:
+            prediction = predict(pixels, key, threshold, pipeline=pipeline, opacity=opacity)
+        except WeightsMissingError as error:
+            results.append((spec.title, None, error))
+            continue
         results.append((spec.title, photo_panel(prediction), prediction))
     return results

@@ -159,7 +159,7 @@ def _membrane(key: str, title: str, description: str, skip_connections: bool) ->
         family="membrane",
         task=BINARY,
         architecture="membrane_unet",
-        arch_kwargs={"base_filters": 16, "input_size": (128, 128), "skip_connections": skip_connections},
+        arch_kwargs={"base_filters": 32, "input_size": (128, 128), "skip_connections": skip_connections},
         color_mode="gray",
         input_size=(128, 128),
         classes=palettes.MEMBRANE_CLASSES,
@@ -174,7 +174,7 @@ _SPECS += (
     _membrane(
         "membrane_unet",
         "Membrane U-Net",
-        "Lecture programs 6–8: U-Net with BatchNormalization on ISBI-2012 EM slices (16 base filters for the CPU).",
+        "Lecture programs 6–8: U-Net with BatchNormalization on ISBI-2012 EM slices (32 base filters for the CPU).",
         skip_connections=True,
     ),
     _membrane(

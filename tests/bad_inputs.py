@@ -203,8 +203,7 @@ def rgba(folder: Path) -> Case:
     array[..., 2] = 200
     array[:, :10, 3] = 255
     array[:, 10:20, 3] = 128
-    path_image = Image.fromarray(array, mode="RGBA")
-    path_image.save(path)
+    Image.fromarray(array, mode="RGBA").save(path)
 
     def check(pixels: np.ndarray) -> None:
         assert pixels[0, 0].tolist() == [0, 0, 200]

@@ -87,7 +87,7 @@ def test_bad_input_gets_our_message_and_the_app_keeps_serving(client, tmp_path, 
     with pytest.raises(Exception) as error:
         client.predict(handle_file(str(fake)), "unet", 0.5, api_name="/predict")
     assert "image" in str(error.value).lower()
-    with pytest.raises(Exception, match="Unknown model"):
+    with pytest.raises(Exception, match="no_such_model is not in the list of choices"):
         client.predict(handle_file(str(eliret_dir / "075x.png")), "no_such_model", 0.5, api_name="/predict")
     _, summary = client.predict(handle_file(str(eliret_dir / "075x.png")), "fcn", 0.5, api_name="/predict")
     assert summary["model"] == "fcn"

@@ -7,19 +7,20 @@ raised an exception". After the whole corpus the app still answers a normal requ
 
 from __future__ import annotations
 
+import bad_inputs
 import httpx
 import numpy as np
 import pytest
+from app_server import running_app
 from gradio_client import Client, handle_file
 from PIL import Image
-
-import bad_inputs
-from app_server import running_app
 
 import segdemo
 from segdemo import images
 
 GENERIC_ERROR_MARKERS = ("upstream", "traceback", "has raised an exception")
+SLOW_CASES = {"large_photo"}  # 25 megapixels: several seconds per call on a busy 2-core machine
+CASES = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_CASES else name for name in bad_inputs.NAMES]
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, bad_inputs.Case]:
@@ -55,7 +56,7 @@ def test_load(corpus, name):
         case.check(pixels)
 
 
-@pytest.mark.parametrize("name", bad_inputs.NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_predict(corpus, name):
     """fcn (fully convolutional, committed weights): labels at the input's full resolution."""
     case = corpus[name]

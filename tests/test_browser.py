@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from app_server import running_app
 from PIL import Image
 
-from app_server import running_app
-
 pytest.importorskip("playwright")
-from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-from segdemo import registry, weights  # noqa: E402
+from segdemo import registry, weights
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 ]
 RESULT_LABEL = "Input, truth, and per model: grey and binarized outputs"
 EXAMPLES_COLUMN = "Ground truth mask (optional)"
-RESULT_TIMEOUT_MS = 120_000  # the first comparison loads TensorFlow and the models
+RESULT_TIMEOUT_S = 120  # the first comparison loads TensorFlow and the models
 MODELS_TO_COMPARE = 2
 
 pytestmark = [
@@ -82,18 +82,31 @@ def choose_models(page: Page, titles: list[str]) -> None:
         box.set_checked(False)
     for title in titles:
         models.get_by_role("checkbox", name=title, exact=True).check()
+    expect(models.get_by_role("checkbox", checked=True)).to_have_count(len(titles))
+
+
+def error_toasts(page: Page) -> list[str]:
+    return [text.replace("\n", " ") for text in page.get_by_test_id("toast-body").all_inner_texts()]
 
 
 def wait_for_result(page: Page, previous_src: str | None = None) -> str:
-    """Waits for the result <img> (a new one when `previous_src` is given); returns its src."""
+    """Waits for the result <img> (a new one when `previous_src` is given); returns its src.
+
+    Fails at once, with the app's message, when the app shows an error instead.
+    """
     image = result_image(page)
-    expect(image).to_have_attribute("src", re.compile(r"\S"), timeout=RESULT_TIMEOUT_MS)
-    if previous_src is not None:
-        expect(image).not_to_have_attribute("src", previous_src, timeout=RESULT_TIMEOUT_MS)
+    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    while True:
+        src = image.get_attribute("src") if image.count() else None
+        if src and src != previous_src:
+            break
+        if error_toasts(page) or time.monotonic() > deadline:
+            pytest.fail(f"no new result image; the page shows: {error_toasts(page) or 'nothing'}")
+        page.wait_for_timeout(250)
     expect(image).to_be_visible()
     image.evaluate("img => img.decode()")  # raises when the PNG does not load
     assert image.evaluate("img => img.naturalWidth") > 0
-    return image.get_attribute("src")
+    return src
 
 
 def save_screenshot(page: Page, path: Path) -> Path:
@@ -124,13 +137,12 @@ def page(app_url):
 
 
 def test_compare_an_example_then_an_uploaded_photo(page, tmp_path):
-    titles = models_with_weights()
     page.get_by_role("tab", name="Compare models").click()
-    choose_models(page, titles)
-
-    examples = page.get_by_role("grid").filter(has=page.get_by_role("columnheader", name=EXAMPLES_COLUMN))
+    examples = page.get_by_role("grid").filter(has=page.get_by_role("columnheader", name=EXAMPLES_COLUMN)).first
     examples.get_by_role("row").nth(1).click()  # row 0 is the header
     expect(block_of(page, "Image").locator("img").first).to_have_attribute("src", re.compile(r"\S"))
+    titles = models_with_weights()
+    choose_models(page, titles)  # after the example, which ticks models of its own
     page.get_by_role("button", name="Compare", exact=True).click()
     first_src = wait_for_result(page)
     scores = page.get_by_role("grid", name="Scores")

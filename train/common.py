@@ -84,3 +84,11 @@ def fit_keeping_best(model: keras.Model, *, checkpoint_path: Path, epochs: int, 
     model.load_weights(checkpoint_path)
     checkpoint_path.unlink()
     return history.history, time.perf_counter() - started
+
+
+def save_model_weights(model: keras.Model, fresh_model: keras.Model, path: Path) -> None:
+    """Saves only the network's weights, through `fresh_model` (the same architecture, never
+    compiled). A compiled model's `save_weights` also stores the optimizer's state (Adam: two
+    more copies of every weight), which the app never needs; `clone_model` keeps it too."""
+    fresh_model.set_weights(model.get_weights())
+    fresh_model.save_weights(path)

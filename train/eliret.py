@@ -144,7 +144,7 @@ def train(arguments: argparse.Namespace) -> dict:
     )
 
     output.mkdir(parents=True, exist_ok=True)
-    model.save_weights(weights_path)
+    common.save_model_weights(model, architectures.build(spec.architecture, **spec.arch_kwargs), weights_path)
     full_history = common.merge_history(previous.get("history"), history)
     results = {
         "model": spec.key,
