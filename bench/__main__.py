@@ -8,17 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _inputs_for(spec) -> dict[str, np.ndarray]:
@@ -54,52 +49,30 @@ def bench_predict(repeats: int) -> None:
     print(f"peak RSS with every available model used once: {peak_mib:.0f} MiB")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def bench_app(round_trips: int) -> None:
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False")
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.perf_counter() - started > 300:
-                    print("the app did not start")
-                    return
-                time.sleep(0.1)
-        print(f"app: process start to first HTTP 200: {time.perf_counter() - started:.1f} s")
-        from gradio_client import Client, handle_file
+    """Cold start (process start to first HTTP 200), first and warm /predict round trips."""
+    import tempfile
 
-        client = Client(url, verbose=False)
-        image = ROOT / "bench" / "_bench_input.png"
-        from PIL import Image
+    from gradio_client import Client, handle_file
+    from PIL import Image
 
+    from tests.app_server import running_app
+
+    with tempfile.TemporaryDirectory() as scratch:
+        image = Path(scratch) / "input.png"
         Image.fromarray(np.random.default_rng(1).integers(0, 256, (72, 88), dtype=np.uint8)).save(image)
-        try:
+        with running_app(Path(scratch) / "app.log") as app:
+            print(f"app: process start to first HTTP 200: {app.ready_seconds:.1f} s")
+            client = Client(app.url, verbose=False)
             started = time.perf_counter()
             client.predict(handle_file(str(image)), "unet", 0.5, api_name="/predict")
-            print(f"app: first /predict (unet, loads TensorFlow and the model): {time.perf_counter() - started:.2f} s")
+            print(f"app: first /predict after the page is up (unet): {time.perf_counter() - started:.2f} s")
             times = []
             for _ in range(round_trips):
                 started = time.perf_counter()
                 client.predict(handle_file(str(image)), "unet", 0.5, api_name="/predict")
                 times.append(time.perf_counter() - started)
             print(f"app: gradio_client /predict round trip, median of {round_trips}: {statistics.median(times) * 1000:.0f} ms")
-        finally:
-            image.unlink(missing_ok=True)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ Trained models (eliret, membrane) ship in the repository's `weights/` folder as 
    pinned revision), named in the manifest or by SEGDEMO_HF_REPO / SEGDEMO_HF_REVISION;
 4. the published URLs, streamed to a `.part` file, size- and checksum-checked, renamed atomically.
 
+SEGDEMO_OFFLINE=1 skips 3 and 4 (a classroom without internet answers at once).
+
 `weights/manifest.json` (data, not code) lists names, sources, sizes and checksums.
 """
 
@@ -89,6 +91,11 @@ def resolve_published(entry: dict, title: str, progress=None) -> WeightsFile:
     if (folder / converted["file"]).is_file():
         return WeightsFile(folder / converted["file"], KERAS3, converted.get("sha256"))
     tried = []
+    if os.environ.get("SEGDEMO_OFFLINE") == "1":
+        raise WeightsMissingError(
+            f"The weights of {title} are missing: put {entry['file']} or its conversion {converted['file']} "
+            f"into {folder} (downloads are disabled by SEGDEMO_OFFLINE=1)."
+        )
     hub_file = _from_hub(entry, tried)
     if hub_file is not None:
         return hub_file

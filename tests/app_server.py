@@ -1,6 +1,6 @@
 """Starts the real app (`python app.py`) on a free local port, for tests and benches.
 
-Used by tests/test_bad_inputs.py, tests/test_browser.py and bench/load.py. The app runs in
+Used by the app tests, the browser test and the benches. The app runs in
 its own process, so what it does to memory, threads or Pillow settings stays there.
 """
 
@@ -27,11 +27,12 @@ class AppDidNotStart(RuntimeError):
 
 @dataclass(frozen=True)
 class RunningApp:
-    """A started app: its base URL, process and log file."""
+    """A started app: its base URL, process, log file, and seconds from process start to the first HTTP 200."""
 
     url: str
     process: subprocess.Popen
     log: Path
+    ready_seconds: float
 
     @property
     def pid(self) -> int:
@@ -64,17 +65,18 @@ def running_app(log: Path, timeout_s: float = START_TIMEOUT_S) -> Iterator[Runni
         AppDidNotStart: the process exited or did not answer within `timeout_s`.
     """
     port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
+    # Offline: the published PSPNet files are never fetched from here (tests stay on 127.0.0.1).
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", SEGDEMO_OFFLINE="1")
+    url = f"http://127.0.0.1:{port}/"
+    started = time.monotonic()
     with open(log, "w") as output:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    app = RunningApp(f"http://127.0.0.1:{port}/", process, log)
     try:
-        deadline = time.monotonic() + timeout_s
-        while not _answers(app.url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AppDidNotStart(f"the app did not start:\n{app.log_tail()}")
-            time.sleep(0.5)
-        yield app
+        while not _answers(url):
+            if process.poll() is not None or time.monotonic() - started > timeout_s:
+                raise AppDidNotStart(f"the app did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+        yield RunningApp(url, process, log, time.monotonic() - started)
     finally:
         process.terminate()
         try:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -15,39 +11,16 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from app_server import AppDidNotStart, running_app
 
 
 @pytest.fixture(scope="module")
 def app_url(data_dir, tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
+            yield app.url
+    except AppDidNotStart as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +71,37 @@ def test_uploaded_colour_photo_works_with_a_grey_model(client, tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 90, 3), dtype=np.uint8)).save(photo)
     overlay_path, summary = client.predict(handle_file(str(photo)), "fcn", 0.5, api_name="/predict")
     assert (summary["height"], summary["width"]) == (120, 90)
+
+
+def test_health_endpoint_reports_models_and_weights(app_url):
+    import json
+
+    with urllib.request.urlopen(app_url + "health", timeout=10) as response:
+        report = json.loads(response.read())
+    assert report["status"] == "ok"
+    assert report["models"]["fcn"]["weights"] == "present"
+    # The published PSPNet files are not in the repository: the report says so, nothing is fetched.
+    assert report["models"]["pspnet_voc"]["weights"] in ("downloadable", "present")
+    assert set(report["models"]) == set(__import__("segdemo").MODEL_KEYS)
+
+
+def test_weights_folder_is_not_served(app_url):
+    for path in ("file=weights/fcn.weights.h5", "gradio_api/file=weights/fcn.weights.h5"):
+        try:
+            with urllib.request.urlopen(app_url + path, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        assert status in (403, 404), path
+
+
+def test_photo_tab_explains_missing_pspnet_weights(client, tmp_path):
+    photo = tmp_path / "street.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(photo)
+    gallery, table = client.predict(
+        handle_file(str(photo)), ["pspnet_voc"], "original", 0.0, 0.5, api_name="/photos"
+    )
+    # This machine cannot reach the published files: the answer names the file instead of failing.
+    assert gallery == []
+    assert table["data"][0][0] == "PSPNet-101 (Pascal VOC 2012)"
+    assert "pspnet101_voc2012.h5" in table["data"][0][2]

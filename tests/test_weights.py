@@ -106,3 +106,11 @@ def test_the_hub_is_asked_with_a_pinned_revision(tmp_path):
     found = json.loads(completed.stdout.strip().splitlines()[-1])
     assert found["layout"] == weights.KERAS3 and Path(found["path"]).read_bytes() == b"keras3 weights"
     assert any("/segdemo/pspnet/resolve/v1.0/pspnet_test.weights.h5" in request for request in requests)
+
+
+def test_offline_mode_asks_no_source(monkeypatch):
+    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
+    with pytest.raises(weights.WeightsMissingError, match="SEGDEMO_OFFLINE=1"):
+        # A URL that would answer at once if it were asked: it must not be.
+        weights.resolve_published(_entry(urls=["http://127.0.0.1:9/pspnet_test.h5"]), "Test")
+    assert weights._failures == {}
