@@ -188,7 +188,8 @@ def photos_tab() -> None:
         with gr.Column(scale=1):
             image = UploadedImage(label="Your photo", type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=300)
             models = gr.CheckboxGroup(model_choices(pspnet_keys), value=pspnet_keys, label="Models")
-            pipeline = gr.Radio(["original", "keras_segmentation"], value="original", label="Pipeline")
+            pipelines = registry.get(pspnet_keys[0]).pipelines if pspnet_keys else ("original",)
+            pipeline = gr.Radio(list(pipelines), value=pipelines[0], label="Pipeline")
             threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="Leave pixels unlabelled below this class probability")
             opacity = gr.Slider(0.0, 1.0, value=0.55, step=0.05, label="Overlay opacity")
             button = gr.Button("Segment", variant="primary")

@@ -19,7 +19,6 @@ MAX_FULLY_CONVOLUTIONAL_SIDE = 1024
 # by nearest neighbour), and in groups of channels, so 150 ADE20K classes fit in memory.
 MAX_PROBABILITY_SIDE = 1024
 CHANNEL_GROUP = 32
-PIPELINES = ("original", "keras_segmentation")
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ def predict(image, model: str, threshold: float | None = None, *, pipeline: str 
     """
     spec = registry.get(model)
     threshold = check_threshold(threshold, spec)
-    if pipeline not in PIPELINES:
-        raise ValueError(f"Unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}.")
+    if spec.pipelines and pipeline not in spec.pipelines:
+        raise ValueError(f"Unknown pipeline {pipeline!r}; choose one of {', '.join(spec.pipelines)}.")
     if not 0.0 <= opacity <= 1.0:
         raise ValueError(f"The overlay opacity must be in [0, 1], got {opacity}.")
     pixels = images.load(image)
@@ -156,9 +155,9 @@ def _resize(array: np.ndarray, size: tuple[int, int], interpolation: int) -> np.
 
 def _multiclass_output(spec: ModelSpec, pixels: np.ndarray, pipeline: str) -> tuple[np.ndarray, np.ndarray]:
     """(labels, top-class probability) at the image's resolution, for a PSPNet."""
+    loaded = runtime.get(spec.key, pipeline)  # first: it imports TensorFlow safely
     from segdemo.architectures.pspnet import MEAN_BGR
 
-    loaded = runtime.get(spec.key, pipeline)
     size = spec.input_size[0]
     bgr = images.to_rgb(pixels)[..., ::-1].astype(np.float32)
     height, width = bgr.shape[:2]

@@ -41,8 +41,6 @@ def overlay(image_rgb: np.ndarray, labels: np.ndarray, palette, opacity: float =
         opacity: 0 shows the image only, 1 the colours only.
         skip_background: leave class 0 unpainted (binary models paint only the foreground).
     """
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"Overlay opacity must be in [0, 1], got {opacity}.")
     colours = np.asarray(palette, dtype=np.float32)
     painted = labels >= (1 if skip_background else 0)
     result = image_rgb.astype(np.float32)

@@ -65,6 +65,19 @@ def load_weights(model, source: weights.WeightsFile) -> None:
 
 _models: OrderedDict[str, LoadedModel] = OrderedDict()
 _lock = threading.Lock()
+_import_lock = threading.Lock()
+
+
+def _import_tensorflow() -> None:
+    """Imports TensorFlow, Keras and the architectures once, in one thread at a time.
+
+    TensorFlow's own imports are circular; two threads importing it at once (the start-up
+    warm-up and a first request) can see a half-initialised module and fail.
+    """
+    with _import_lock:
+        import tensorflow  # noqa: F401
+
+        import segdemo.architectures  # noqa: F401
 _key_locks: dict[str, threading.Lock] = {}
 
 
@@ -81,6 +94,7 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
     for the others.
     """
     spec = registry.get(key)
+    _import_tensorflow()
     pipeline = pipeline if spec.pipelines else None
     cache_key = key if pipeline is None else f"{key}:{pipeline}"
     with _lock:
