@@ -174,8 +174,9 @@ def single_model_tab() -> None:
 
 PHOTO_NOTE = """
 The three PSPNets of the lecture (figure 16), pretrained on Pascal VOC 2012 (people, animals,
-vehicles), ADE20K (150 scene classes) and Cityscapes (street scenes). On this server's CPU one photo
-takes about 6 s (PSPNet-50), 9 s (PSPNet-101 at 473²) and 20 s (Cityscapes at 713²): be patient.
+vehicles), ADE20K (150 scene classes) and Cityscapes (street scenes). On a 2-core CPU one photo
+takes about 2 s (PSPNet-50), 3 s (PSPNet-101 at 473²) and 6 s (Cityscapes at 713²), plus a few
+seconds the first time each network loads; requests wait their turn in one queue.
 *Pipeline*: "original" keeps the photo's aspect ratio and feeds BGR, as the weights were trained;
 "keras_segmentation" stretches it to a square, as the lecture's library does.
 """
