@@ -68,7 +68,7 @@ _lock = threading.Lock()
 _import_lock = threading.Lock()
 
 
-def _import_tensorflow() -> None:
+def import_tensorflow() -> None:
     """Imports TensorFlow, Keras and the architectures once, in one thread at a time.
 
     TensorFlow's own imports are circular; two threads importing it at once (the start-up
@@ -94,7 +94,7 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
     for the others.
     """
     spec = registry.get(key)
-    _import_tensorflow()
+    import_tensorflow()
     pipeline = pipeline if spec.pipelines else None
     cache_key = key if pipeline is None else f"{key}:{pipeline}"
     with _lock:

@@ -127,7 +127,10 @@ def augmentation_pairs(preset: str, count: int = 4) -> tuple[np.ndarray, np.ndar
 
 def augmentation_preview(preset: str, seed: int, count: int = 4) -> np.ndarray:
     """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure."""
-    from segdemo import augment, render  # augment imports TensorFlow: only when asked
+    from segdemo import render, runtime
+
+    runtime.import_tensorflow()  # one thread at a time: the app's warm-up may be importing it too
+    from segdemo import augment
 
     images, masks = augmentation_pairs(preset, count)
     augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed)

@@ -105,3 +105,14 @@ def test_photo_tab_explains_missing_pspnet_weights(client, tmp_path):
     assert gallery == []
     assert table["data"][0][0] == "PSPNet-101 (Pascal VOC 2012)"
     assert "pspnet101_voc2012.h5" in table["data"][0][2]
+
+
+def test_augmentation_preview_right_after_start(tmp_path):
+    """The preview imports TensorFlow while the start-up warm-up is importing it too (two
+    threads importing TensorFlow at once once broke the app's first request)."""
+    with running_app(tmp_path / "app.log") as app:
+        figure_path, next_seed = Client(app.url, verbose=False).predict("eliret", 3, api_name="/augmentation_preview")
+        assert "Traceback" not in app.log_tail(20000)
+    with Image.open(figure_path) as figure:
+        assert figure.format == "PNG" and figure.size[0] > 400
+    assert next_seed == 4
