@@ -65,7 +65,9 @@ def load_weights(model, source: weights.WeightsFile) -> None:
 
 _models: OrderedDict[str, LoadedModel] = OrderedDict()
 _lock = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
 _import_lock = threading.Lock()
+_tensorflow_imported = False
 
 
 def import_tensorflow() -> None:
@@ -74,11 +76,15 @@ def import_tensorflow() -> None:
     TensorFlow's own imports are circular; two threads importing it at once (the start-up
     warm-up and a first request) can see a half-initialised module and fail.
     """
+    global _tensorflow_imported
+    if _tensorflow_imported:  # every request passes here: no lock once it is done
+        return
     with _import_lock:
         import tensorflow  # noqa: F401
 
         import segdemo.architectures  # noqa: F401
-_key_locks: dict[str, threading.Lock] = {}
+
+        _tensorflow_imported = True
 
 
 def max_models() -> int:
