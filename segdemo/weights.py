@@ -18,7 +18,6 @@ SEGDEMO_OFFLINE=1 skips 3 and 4 (a classroom without internet answers at once).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ LEGACY = "legacy"  # Keras-2 `save_weights` HDF5, read by segdemo.legacy_h5
 RETRY_AFTER_S = 300  # a source that just failed is not asked again for this long
 MANIFEST_PATH = settings.PROJECT_ROOT / "weights" / "manifest.json"
 
-logger = logging.getLogger(__name__)
 _failures: dict[str, float] = {}
 
 
@@ -82,14 +80,12 @@ def resolve(spec: ModelSpec, progress: Callable[[int, int | None], None] | None 
 
 def resolve_published(entry: dict, title: str, progress=None) -> WeightsFile:
     """Resolves one manifest entry (see the module docstring for the order)."""
+    found = _on_disk(entry)
+    if found is not None:
+        return found
     folder = settings.weights_dir()
     cache = settings.cache_dir() / "weights"
-    for candidate in (folder / entry["file"], cache / entry["file"]):
-        if candidate.is_file():
-            return WeightsFile(candidate, LEGACY, entry.get("sha256"))
     converted = entry["converted"]
-    if (folder / converted["file"]).is_file():
-        return WeightsFile(folder / converted["file"], KERAS3, converted.get("sha256"))
     tried = []
     if os.environ.get("SEGDEMO_OFFLINE") == "1":
         raise WeightsMissingError(
@@ -115,6 +111,19 @@ def resolve_published(entry: dict, title: str, progress=None) -> WeightsFile:
     )
 
 
+def _on_disk(entry: dict) -> WeightsFile | None:
+    """The published file (weights folder, then download cache) or its Keras 3 conversion
+    in the weights folder, when one is on this machine."""
+    folder = settings.weights_dir()
+    for candidate in (folder / entry["file"], settings.cache_dir() / "weights" / entry["file"]):
+        if candidate.is_file():
+            return WeightsFile(candidate, LEGACY, entry.get("sha256"))
+    converted = entry["converted"]
+    if (folder / converted["file"]).is_file():
+        return WeightsFile(folder / converted["file"], KERAS3, converted.get("sha256"))
+    return None
+
+
 def converted_cache_path(source: WeightsFile) -> Path:
     """Where the Keras 3 copy of a Keras-2 file is cached, keyed by the source's sha256, so
     that a different file with the same name never loads an old conversion."""
@@ -126,10 +135,8 @@ def available(spec: ModelSpec) -> bool:
     """Whether the weights of `spec` are on this machine (nothing is downloaded)."""
     if spec.published_weights is None:
         return local_path(spec).is_file()
-    entry = manifest().get(spec.published_weights, {})
-    folder, cache = settings.weights_dir(), settings.cache_dir() / "weights"
-    candidates = [folder / entry.get("file", ""), cache / entry.get("file", ""), folder / entry.get("converted", {}).get("file", "")]
-    return any(path.is_file() for path in candidates if path.name)
+    entry = manifest().get(spec.published_weights)
+    return entry is not None and _on_disk(entry) is not None
 
 
 def hub_settings(entry: dict) -> tuple[str | None, str | None]:
