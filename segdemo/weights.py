@@ -127,8 +127,21 @@ def _on_disk(entry: dict) -> WeightsFile | None:
 def converted_cache_path(source: WeightsFile) -> Path:
     """Where the Keras 3 copy of a Keras-2 file is cached, keyed by the source's sha256, so
     that a different file with the same name never loads an old conversion."""
-    digest = source.sha256 or download.sha256_of(source.path)
+    digest = source.sha256 or _file_digest(source.path)
     return settings.cache_dir() / "weights" / "converted" / f"{source.path.stem}-{digest[:16]}.weights.h5"
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _file_digest(path: Path) -> str:
+    """sha256 of a file, remembered by (path, size, mtime): the two PSPNet pipelines and a
+    reload after the LRU cache let a model go would otherwise hash 263 MB each time."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = download.sha256_of(path)
+    return _digests[key]
 
 
 def available(spec: ModelSpec) -> bool:
