@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from segdemo import settings
+from segdemo import registry, settings
 from segdemo.datasets import eliret, membrane
 from segdemo.datasets.fetch import DatasetMissingError, DatasetSource, locate
 from segdemo.datasets.synthetic import make_large_image
@@ -121,7 +121,8 @@ def augmentation_pairs(preset: str, count: int = 4) -> tuple[np.ndarray, np.ndar
         root = local_dataset(membrane.SOURCE)
         if root is None:
             raise ValueError("The membrane dataset is not on this machine (set SEGDEMO_DATA_DIR or train the model once to download it).")
-        return membrane.load_slices(list(membrane.TRAIN_SLICES)[:count], root, size=128)
+        # Full resolution: the transform runs there, as in training (see segdemo.augment).
+        return membrane.load_slices(list(membrane.TRAIN_SLICES)[:count], root, size=None)
     raise ValueError(f"Unknown dataset {preset!r} for the augmentation preview.")
 
 
@@ -133,7 +134,11 @@ def augmentation_preview(preset: str, seed: int, count: int = 4) -> np.ndarray:
     from segdemo import augment
 
     images, masks = augmentation_pairs(preset, count)
-    augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed)
+    # Membrane pairs are shown as the network sees them: transformed at 512×512, then reduced.
+    output_size = registry.get("membrane_unet").input_size[0] if preset == "membrane" else None
+    augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed, output_size=output_size)
+    if output_size is not None:
+        images, masks = (np.asarray(array) for array in augment.shrink_pairs(images, masks, output_size))
     cells = [
         [render.grey(images[i, ..., 0]), render.binary(masks[i, ..., 0]), render.grey(augmented_images[i, ..., 0]), render.binary(augmented_masks[i, ..., 0])]
         for i in range(len(images))

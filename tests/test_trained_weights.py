@@ -59,10 +59,10 @@ def test_plain_fcn_fails_on_large_images_as_the_lecture_shows(eliret_dir):
     assert _large_iou("fcn", eliret_dir) < 0.5
 
 
-# The issue's target is 0.93. The committed network (32 base filters, about 35 minutes of CPU
-# training) reaches 0.91 on slices 20-24; the lecture's is 4x wider and trained on a GPU. This
-# threshold guards what was reached; README and weights/membrane_unet.metrics.json say the rest.
-MEMBRANE_VALID_ACCURACY_REACHED = 0.905
+# The issue's target is 0.93. The committed network (32 base filters, 14 minutes of CPU training)
+# reaches 0.920 on slices 20-24, where every variant tried levelled off (README, "Membrane
+# models"). This threshold guards what was reached; weights/membrane_unet.metrics.json has the rest.
+MEMBRANE_VALID_ACCURACY_REACHED = 0.915
 
 
 def test_membrane_unet_validation_accuracy(membrane_dir):

@@ -2,7 +2,7 @@
 
 Slices 0–19 train and slices 20–24 validate; both are resized to 128×128 as in the lecture.
 Every training batch is a fresh random rotation/shift/shear/zoom/flip of the slices, the same
-transform for image and label (`segdemo.augment`). The network predicts "cell interior"
+transform for image and label, applied at 512×512 before the reduction to 128×128 (`segdemo.augment`). The network predicts "cell interior"
 (label 255), as the lecture's does; metrics are reported for the membrane class.
 
 CPU budget: the lecture's width (`--base-filters 64`) costs about 10 s per batch-10 step on a
@@ -101,7 +101,9 @@ def train(arguments: argparse.Namespace) -> dict:
 
     root = arguments.data_dir or membrane.folder()
     size = spec.input_size[0]
-    train_x, train_y = membrane.load_slices(membrane.TRAIN_SLICES, root, size)
+    # Training slices stay at full resolution: each is transformed there and then reduced to
+    # the network's size, as the validation slices are (see segdemo.augment).
+    train_x, train_y = membrane.load_slices(membrane.TRAIN_SLICES, root, None)
     valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size)
     _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
 
@@ -113,7 +115,9 @@ def train(arguments: argparse.Namespace) -> dict:
         model.load_weights(weights_path)
     model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
-    training_data = augmented_dataset(train_x, train_y, preset="membrane", batch_size=arguments.batch_size, seed=arguments.seed).repeat()
+    training_data = augmented_dataset(
+        train_x, train_y, preset="membrane", batch_size=arguments.batch_size, seed=arguments.seed, output_size=size
+    ).repeat()
 
     print(
         f"Training {spec.key} ({model.count_params():,} parameters, base filters {arch_kwargs['base_filters']}) "
@@ -144,6 +148,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "steps_per_epoch": arguments.steps_per_epoch,
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.learning_rate,
+        "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
         "seed": arguments.seed,
         "train_seconds": round(seconds + previous.get("train_seconds", 0.0), 1),
         "threshold": THRESHOLD,
