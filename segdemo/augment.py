@@ -39,7 +39,7 @@ MEMBRANE_AFFINE = {"rotation_degrees": 10.0, "shift": 0.05, "shear_degrees": 10.
 
 
 def random_affine(
-    stacked: tf.Tensor, seeds: tf.Tensor, rotation_degrees: float, shift: float, shear_degrees: float, zoom: float, flip: bool = True
+    stacked: tf.Tensor, seeds: tf.Tensor, rotation_degrees: float, shift: float, shear_degrees: float, zoom: float, horizontal_flip: bool = True
 ) -> tf.Tensor:
     """One random affine transform (and horizontal flip) per sample, in a single resampling.
 
@@ -48,7 +48,7 @@ def random_affine(
         seeds: (batch, 2) int32 stateless seeds, one pair per sample.
         rotation_degrees, shift, shear_degrees, zoom: the ranges, as `ImageDataGenerator`'s
             rotation_range, width/height_shift_range, shear_range (in degrees) and zoom_range.
-        flip: whether half of the samples are mirrored left to right.
+        horizontal_flip: whether half of the samples are mirrored left to right.
     """
     batch = tf.shape(stacked)[0]
     height = tf.cast(tf.shape(stacked)[1], tf.float32)
@@ -65,7 +65,7 @@ def random_affine(
     zoom_y = draw(3, 1 - zoom, 1 + zoom)
     shift_x = draw(4, -shift, shift) * width
     shift_y = draw(5, -shift, shift) * height
-    flip = tf.where(draw(6, 0.0, 1.0) < 0.5, -1.0, 1.0) if flip else tf.ones([batch])
+    flip = tf.where(draw(6, 0.0, 1.0) < 0.5, -1.0, 1.0) if horizontal_flip else tf.ones([batch])
     # Output-to-input mapping around the centre: input = A · F · (out − c) + c + t,
     # with A = rotation · shear · zoom and F a horizontal mirror when flip = −1.
     a00 = (tf.cos(angle) / zoom_x) * flip
@@ -90,6 +90,11 @@ def random_affine(
 PRESETS = ("eliret", "membrane")
 
 
+def _clip_and_binarize(images, masks) -> tuple[tf.Tensor, tf.Tensor]:
+    """Images back into [0, 1]; masks re-binarized at 0.5 (interpolation blurs their edges)."""
+    return tf.clip_by_value(images, 0.0, 1.0), tf.cast(masks >= 0.5, tf.float32)
+
+
 def shrink_pairs(images, masks, size: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Images and masks reduced to size×size by area averaging; masks re-binarized at 0.5.
 
@@ -97,7 +102,7 @@ def shrink_pairs(images, masks, size: int) -> tuple[tf.Tensor, tf.Tensor]:
     """
     images = tf.image.resize(tf.convert_to_tensor(images, tf.float32), (size, size), method="area")
     masks = tf.image.resize(tf.convert_to_tensor(masks, tf.float32), (size, size), method="area")
-    return tf.clip_by_value(images, 0.0, 1.0), tf.cast(masks >= 0.5, tf.float32)
+    return _clip_and_binarize(images, masks)
 
 
 def symmetric_dataset(images: np.ndarray, masks: np.ndarray, *, batch_size: int, seed: int) -> tf.data.Dataset:
@@ -159,11 +164,10 @@ class PairedAugmenter:
             stacked = random_affine(stacked, tf.cast(seeds, tf.int32), **MEMBRANE_AFFINE)
         for layer in self.layers:
             stacked = layer(stacked, training=True)
+        images, masks = stacked[..., :channels], stacked[..., channels:]
         if self.output_size is not None:
-            return shrink_pairs(stacked[..., :channels], stacked[..., channels:], self.output_size)
-        augmented_images = tf.clip_by_value(stacked[..., :channels], 0.0, 1.0)
-        augmented_masks = tf.cast(stacked[..., channels:] >= 0.5, tf.float32)
-        return augmented_images, augmented_masks
+            return shrink_pairs(images, masks, self.output_size)
+        return _clip_and_binarize(images, masks)
 
 
 def augmented_dataset(

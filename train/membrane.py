@@ -2,8 +2,9 @@
 
 Slices 0–19 train and slices 20–24 validate; both are resized to 128×128 as in the lecture.
 Every training batch is a fresh random rotation/shift/shear/zoom/flip of the slices, the same
-transform for image and label, applied at 512×512 before the reduction to 128×128 (`segdemo.augment`). The network predicts "cell interior"
-(label 255), as the lecture's does; metrics are reported for the membrane class.
+transform for image and label, applied at 512×512 before the reduction to 128×128
+(`segdemo.augment`). The network predicts "cell interior" (label 255), as the lecture's does;
+metrics are reported for the membrane class.
 
 CPU budget: the lecture's width (`--base-filters 64`) costs about 10 s per batch-10 step on a
 2-core CPU, so the registry's models use 32 base filters (about 4× fewer multiply-adds).
