@@ -1,0 +1,67 @@
+"""Where the membrane models go wrong on the validation slices, and how firm the labels are at
+the network's 128×128: the figures behind the README's "The 0.93 target is not reached".
+
+Prints, per model, validation pixel accuracy (overall and per slice), the share of pixels that
+touch a class boundary, the share of errors on such pixels, and predicted against true membrane
+fractions; then how many 128×128 labels change when the 512×512 label is shifted by one pixel
+before the reduction.
+
+Usage: python -m bench.membrane_errors [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segdemo import architectures, registry, weights
+from segdemo.datasets import membrane
+
+
+def boundary_pixels(cell_masks: np.ndarray) -> np.ndarray:
+    """Pixels whose 3×3 neighbourhood holds both classes."""
+    kernel = np.ones((3, 3), np.uint8)
+    return np.stack([cv2.dilate(m, kernel) != cv2.erode(m, kernel) for m in cell_masks.astype(np.uint8)])
+
+
+def reduced_labels(full_cell_masks: np.ndarray, size: int) -> np.ndarray:
+    """512×512 labels reduced as `membrane.load_slices` does (area, then 0.5)."""
+    return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in full_cell_masks]) >= 0.5
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.membrane_errors", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)")
+    root = parser.parse_args(argv).data_dir or membrane.folder()
+
+    for spec in (registry.get(key) for key in registry.keys("membrane")):
+        size = spec.input_size[0]
+        images, cells = membrane.load_slices(membrane.VALID_SLICES, root, size)
+        model = architectures.build(spec.architecture, **spec.arch_kwargs)
+        model.load_weights(weights.local_path(spec))
+        predicted_cells = np.asarray(model(images, training=False))[..., 0] >= 0.5
+        truth = cells[..., 0] >= 0.5
+        errors = predicted_cells != truth
+        boundary = boundary_pixels(truth)
+        per_slice = ", ".join(f"{index} {1 - e.mean():.3f}" for index, e in zip(membrane.VALID_SLICES, errors))
+        print(f"{spec.key}: validation accuracy {1 - errors.mean():.4f} (slices {per_slice})")
+        print(
+            f"  boundary pixels {boundary.mean():.1%} of all, {(errors & boundary).sum() / errors.sum():.1%} of the errors; "
+            f"membrane fraction predicted {1 - predicted_cells.mean():.3f}, true {1 - truth.mean():.3f}"
+        )
+
+    _, full_cells = membrane.load_slices(range(25), root, None)
+    full_cells = full_cells[..., 0]
+    size = registry.get("membrane_unet").input_size[0]
+    labels = reduced_labels(full_cells, size)
+    for shift in (1, 2):
+        shifted = reduced_labels(np.roll(full_cells, shift, axis=2), size)
+        changed = (shifted != labels)[:, :, 2:-2].mean()  # columns near the wrapped edge left out
+        print(f"labels at {size}x{size} that change when the {full_cells.shape[1]}x{full_cells.shape[2]} label shifts {shift} px: {changed:.1%}")
+
+
+if __name__ == "__main__":
+    main()
