@@ -15,6 +15,7 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -73,33 +74,102 @@ MEMBRANE_TEST = (0, 7, 15)
 PEXELS_CC0 = "CC0"
 PIXABAY_CC0 = "CC0"
 UDACITY_MIT = "MIT"
-# (source file, model key, English description, Portuguese description, credit line, short licence, origin);
-# SOURCES.md gives the licences in full.
+
+
+class PhotoSource(NamedTuple):
+    """A photo of the course's photos/ folder and what index.json says about it (SOURCES.md gives licences in full)."""
+
+    file: str
+    model: str  # the PSPNet it suits (registry key)
+    text_en: str
+    text_pt: str
+    credit: str
+    licence: str  # short name
+    origin: str  # repository@commit path
+
+
 PHOTOS = (
-    ("voc_dog_person.jpg", "pspnet_voc", "woman playing with a large dog on grass", "mulher brincando com um cachorro grande na grama",
-     "Pexels, pexels.com/photo/animal-big-blur-breed-532310", PEXELS_CC0, "IBM/MAX-Object-Detector@7302bae7 samples/dog-human.jpg"),
-    ("voc_horse_rider.jpg", "pspnet_voc", "jockey on a galloping horse", "jóquei em um cavalo a galope",
-     "Pexels, pexels.com/photo/action-athlete-competition-course-158976", PEXELS_CC0, "IBM/MAX-Object-Detector@7302bae7 samples/jockey.jpg"),
-    ("voc_cow.jpg", "pspnet_voc", "cow in a misty field", "vaca em um campo com neblina",
-     "Pixabay", PIXABAY_CC0, "IBM/MAX-Image-Segmenter-Web-App@21b9def7 assets/cow.jpg"),
-    ("ade_terrace.jpg", "pspnet_ade20k", "outdoor terrace: table, wicker chairs, stone wall, plant",
-     "terraço ao ar livre: mesa, cadeiras de vime, muro de pedra, planta",
-     "Pixabay", PIXABAY_CC0, "IBM/MAX-Image-Segmenter-Web-App@21b9def7 assets/terrace.jpg"),
-    ("ade_bakery.jpg", "pspnet_ade20k", "bakery: counter, pastries, shelves", "padaria: balcão, doces, prateleiras",
-     "Pexels, pexels.com/photo/bacon-rosemart-192933", PEXELS_CC0, "IBM/MAX-Scene-Classifier@7c5d12a0 samples/bakery.jpg"),
-    ("ade_ruins.jpg", "pspnet_ade20k", "Odeon of Herodes Atticus, Athens: ruins, trees, hills, sky",
-     "Odeão de Herodes Ático, Atenas: ruínas, árvores, morros, céu",
-     "Pexels, pexels.com/photo/odeon-of-herodes-atticus-772686", PEXELS_CC0, "IBM/MAX-Scene-Classifier@7c5d12a0 samples/ruins.jpg"),
-    ("city_nyc_street.jpg", "pspnet_cityscapes", "Manhattan avenue: road, crosswalk, taxis, bus, pedestrians, traffic lights",
-     "avenida em Manhattan: rua, faixa de pedestres, táxis, ônibus, pedestres, semáforos",
-     "Nout Gons / Pexels, pexels.com/photo/city-street-photo-378570", "Pexels licence (CC0 when published)",
-     "vluz/SegmentAllTheThings@fb920611 images/complex.jpg"),
-    ("city_highway_test1.jpg", "pspnet_cityscapes", "highway seen from a car: road, lane marks, cars, guard rail, trees",
-     "rodovia vista de dentro de um carro: pista, faixas, carros, guard-rail, árvores",
-     "Udacity, Inc.", UDACITY_MIT, "udacity/CarND-Advanced-Lane-Lines@91b08035 test_images/test1.jpg"),
-    ("city_highway_test6.jpg", "pspnet_cityscapes", "highway seen from a car, with cars and trees",
-     "rodovia vista de dentro de um carro, com carros e árvores",
-     "Udacity, Inc.", UDACITY_MIT, "udacity/CarND-Advanced-Lane-Lines@91b08035 test_images/test6.jpg"),
+    PhotoSource(
+        file="voc_dog_person.jpg",
+        model="pspnet_voc",
+        text_en="woman playing with a large dog on grass",
+        text_pt="mulher brincando com um cachorro grande na grama",
+        credit="Pexels, pexels.com/photo/animal-big-blur-breed-532310",
+        licence=PEXELS_CC0,
+        origin="IBM/MAX-Object-Detector@7302bae7 samples/dog-human.jpg",
+    ),
+    PhotoSource(
+        file="voc_horse_rider.jpg",
+        model="pspnet_voc",
+        text_en="jockey on a galloping horse",
+        text_pt="jóquei em um cavalo a galope",
+        credit="Pexels, pexels.com/photo/action-athlete-competition-course-158976",
+        licence=PEXELS_CC0,
+        origin="IBM/MAX-Object-Detector@7302bae7 samples/jockey.jpg",
+    ),
+    PhotoSource(
+        file="voc_cow.jpg",
+        model="pspnet_voc",
+        text_en="cow in a misty field",
+        text_pt="vaca em um campo com neblina",
+        credit="Pixabay",
+        licence=PIXABAY_CC0,
+        origin="IBM/MAX-Image-Segmenter-Web-App@21b9def7 assets/cow.jpg",
+    ),
+    PhotoSource(
+        file="ade_terrace.jpg",
+        model="pspnet_ade20k",
+        text_en="outdoor terrace: table, wicker chairs, stone wall, plant",
+        text_pt="terraço ao ar livre: mesa, cadeiras de vime, muro de pedra, planta",
+        credit="Pixabay",
+        licence=PIXABAY_CC0,
+        origin="IBM/MAX-Image-Segmenter-Web-App@21b9def7 assets/terrace.jpg",
+    ),
+    PhotoSource(
+        file="ade_bakery.jpg",
+        model="pspnet_ade20k",
+        text_en="bakery: counter, pastries, shelves",
+        text_pt="padaria: balcão, doces, prateleiras",
+        credit="Pexels, pexels.com/photo/bacon-rosemart-192933",
+        licence=PEXELS_CC0,
+        origin="IBM/MAX-Scene-Classifier@7c5d12a0 samples/bakery.jpg",
+    ),
+    PhotoSource(
+        file="ade_ruins.jpg",
+        model="pspnet_ade20k",
+        text_en="Odeon of Herodes Atticus, Athens: ruins, trees, hills, sky",
+        text_pt="Odeão de Herodes Ático, Atenas: ruínas, árvores, morros, céu",
+        credit="Pexels, pexels.com/photo/odeon-of-herodes-atticus-772686",
+        licence=PEXELS_CC0,
+        origin="IBM/MAX-Scene-Classifier@7c5d12a0 samples/ruins.jpg",
+    ),
+    PhotoSource(
+        file="city_nyc_street.jpg",
+        model="pspnet_cityscapes",
+        text_en="Manhattan avenue: road, crosswalk, taxis, bus, pedestrians, traffic lights",
+        text_pt="avenida em Manhattan: rua, faixa de pedestres, táxis, ônibus, pedestres, semáforos",
+        credit="Nout Gons / Pexels, pexels.com/photo/city-street-photo-378570",
+        licence="Pexels licence (CC0 when published)",
+        origin="vluz/SegmentAllTheThings@fb920611 images/complex.jpg",
+    ),
+    PhotoSource(
+        file="city_highway_test1.jpg",
+        model="pspnet_cityscapes",
+        text_en="highway seen from a car: road, lane marks, cars, guard rail, trees",
+        text_pt="rodovia vista de dentro de um carro: pista, faixas, carros, guard-rail, árvores",
+        credit="Udacity, Inc.",
+        licence=UDACITY_MIT,
+        origin="udacity/CarND-Advanced-Lane-Lines@91b08035 test_images/test1.jpg",
+    ),
+    PhotoSource(
+        file="city_highway_test6.jpg",
+        model="pspnet_cityscapes",
+        text_en="highway seen from a car, with cars and trees",
+        text_pt="rodovia vista de dentro de um carro, com carros e árvores",
+        credit="Udacity, Inc.",
+        licence=UDACITY_MIT,
+        origin="udacity/CarND-Advanced-Lane-Lines@91b08035 test_images/test6.jpg",
+    ),
 )
 
 
@@ -129,7 +199,16 @@ def build(data_dir: Path) -> dict:
 
     for stem, (note_en, note_pt) in ELIRET_NOTES.items():
         image, mask = pair(stem)
-        entries.append({"group": "lecture_test", "name": stem, "image": image, "mask": mask, "source": ELIRET, "note": {"en": note_en, "pt": note_pt}})
+        entries.append(
+            {
+                "group": "lecture_test",
+                "name": stem,
+                "image": image,
+                "mask": mask,
+                "source": ELIRET,
+                "note": {"en": note_en, "pt": note_pt},
+            }
+        )
     for stem in ("maior1", "maior2"):
         image, mask = pair(stem)
         entries.append({"group": "large", "name": stem, "image": image, "mask": mask, "source": ELIRET})
@@ -141,17 +220,46 @@ def build(data_dir: Path) -> dict:
         for index in indices:
             image = copy(membrane / "train" / "image" / f"{index}.png", f"membrane/slice_{index:02d}.png")
             mask = copy(membrane / "train" / "label" / f"{index}.png", f"membrane/slice_{index:02d}_label.png")
-            entries.append({"group": group, "name": f"slice {index}", "image": image, "mask": mask, "source": MEMBRANE,
-                            "dataset_path": f"train/image/{index}.png", "dataset_mask_path": f"train/label/{index}.png"})
+            entries.append(
+                {
+                    "group": group,
+                    "name": f"slice {index}",
+                    "image": image,
+                    "mask": mask,
+                    "source": MEMBRANE,
+                    "dataset_path": f"train/image/{index}.png",
+                    "dataset_mask_path": f"train/label/{index}.png",
+                }
+            )
     for index in MEMBRANE_TEST:
         image = copy(membrane / "test" / f"{index}.png", f"membrane/test_{index:02d}.png")
-        entries.append({"group": "membrane_unlabelled", "name": f"test {index}", "image": image, "mask": None, "source": MEMBRANE,
-                        "dataset_path": f"test/{index}.png"})
+        entries.append(
+            {
+                "group": "membrane_unlabelled",
+                "name": f"test {index}",
+                "image": image,
+                "mask": None,
+                "source": MEMBRANE,
+                "dataset_path": f"test/{index}.png",
+            }
+        )
 
     for name, model, text_en, text_pt, credit, licence, origin in PHOTOS:
         image = reencode(photos / name, f"photos/{name}")
-        entries.append({"group": "photos", "name": Path(name).stem, "image": image, "mask": None, "source": "photo", "model": model,
-                        "description": {"en": text_en, "pt": text_pt}, "credit": credit, "licence": licence, "origin": origin})
+        entries.append(
+            {
+                "group": "photos",
+                "name": Path(name).stem,
+                "image": image,
+                "mask": None,
+                "source": "photo",
+                "model": model,
+                "description": {"en": text_en, "pt": text_pt},
+                "credit": credit,
+                "licence": licence,
+                "origin": origin,
+            }
+        )
 
     for entry in entries:
         if entry["source"] == ELIRET:

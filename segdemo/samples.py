@@ -143,7 +143,15 @@ def large_images(generated: int = len(GENERATED_SIZES)) -> list[Example]:
     for number, (height, width) in enumerate(GENERATED_SIZES[:generated]):
         image, mask = make_large_image(rng, height, width, objects=5)
         note = {"en": f"generated, {width}×{height}", "pt": f"gerada, {width}×{height}"}
-        result.append(Example(f"generated {number + 1}", LARGE, _save(image, f"generated_{number}x.png"), _save(mask, f"generated_{number}y.png"), note))
+        result.append(
+            Example(
+                f"generated {number + 1}",
+                LARGE,
+                _save(image, f"generated_{number}x.png"),
+                _save(mask, f"generated_{number}y.png"),
+                note,
+            )
+        )
     return result
 
 
@@ -201,7 +209,10 @@ def eliret_examples() -> list[list[str]]:
 
 def membrane_examples() -> list[list[str | None]]:
     """[image, truth] path pairs of EM slices: validation slices with labels, then test slices with None."""
-    return [[str(example.image), str(example.mask) if example.mask else None] for example in membrane_labelled() + membrane_unlabelled()]
+    return [
+        [str(example.image), str(example.mask) if example.mask else None]
+        for example in membrane_labelled() + membrane_unlabelled()
+    ]
 
 
 def photo_examples() -> list[str]:
@@ -291,7 +302,12 @@ def augmentation_preview(preset: str, seed: int, count: int = PREVIEW_PAIRS) -> 
     if output_size is not None:
         images, masks = (np.asarray(array) for array in augment.shrink_pairs(images, masks, output_size))
     cells = [
-        [render.grey(images[i, ..., 0]), render.binary(masks[i, ..., 0]), render.grey(augmented_images[i, ..., 0]), render.binary(augmented_masks[i, ..., 0])]
+        [
+            render.grey(images[i, ..., 0]),
+            render.binary(masks[i, ..., 0]),
+            render.grey(augmented_images[i, ..., 0]),
+            render.binary(augmented_masks[i, ..., 0]),
+        ]
         for i in range(len(images))
     ]
     return render.grid(cells, ["original image", "original mask", "augmented image", "augmented mask"])

@@ -87,7 +87,9 @@ def test_dataset_files_are_byte_identical_to_the_verified_dataset(source):
 def test_the_folder_stays_small():
     sizes = {name: (EXAMPLES / name).stat().st_size for name in shipped_files() + sorted(NOT_EXAMPLES)}
     total = sum(sizes.values())
-    assert total <= FOLDER_BUDGET_BYTES, f"examples/ holds {total / 2**20:.2f} MiB, over the {FOLDER_BUDGET_BYTES / 2**20:.0f} MiB budget"
+    assert total <= FOLDER_BUDGET_BYTES, (
+        f"examples/ holds {total / 2**20:.2f} MiB, over the {FOLDER_BUDGET_BYTES / 2**20:.0f} MiB budget"
+    )
     assert max(sizes.values()) < SPACE_FILE_LIMIT_BYTES
 
 
@@ -143,7 +145,9 @@ def test_generated_large_images_are_the_same_every_time():
 def test_legacy_lists_point_at_shipped_files():
     assert all(Path(image).is_file() and Path(truth).is_file() for image, truth in samples.eliret_examples())
     assert [truth is None for _, truth in samples.membrane_examples()].count(True) == len(samples.membrane_unlabelled())
-    assert [Path(path) for path in samples.photo_examples()] == [photo.image for photos in samples.photos_by_model().values() for photo in photos]
+    assert [Path(path) for path in samples.photo_examples()] == [
+        photo.image for photos in samples.photos_by_model().values() for photo in photos
+    ]
 
 
 def test_bad_requests_say_what_is_wrong():
