@@ -228,7 +228,7 @@ def build_app() -> gr.Blocks:
             augmentation_tab()
     # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
     # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
-    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("SEGDEMO_QUEUE_SIZE", "64")))
+    demo.queue(default_concurrency_limit=1, max_size=settings.get().queue_size)
     return demo
 
 

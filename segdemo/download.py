@@ -1,127 +1,131 @@
-"""Downloading files safely: stream to `.part`, check size and sha256, rename atomically.
+"""Downloads through pooch: one verified file, or a folder of files listed with their sha256.
 
-Used for datasets and for published weight files. Nothing here runs at import.
+pooch streams each file to a temporary name beside its destination, checks its sha256 and
+only then moves it into place, so a loader never sees a half-written or wrong file. This
+module adds what pooch does not do by itself: an exact size check (a much smaller answer is
+usually an error page), a progress callback, and one error type with a readable message.
+Nothing here runs at import; pooch and requests are imported on first use.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import urllib.error
-import urllib.request
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ProgressCallback = Callable[[int, int | None], None]
-CHUNK_BYTES = 1 << 20
+TIMEOUT_S = 30.0
 
 
 class DownloadError(ValueError):
     """A download failed or its result did not verify."""
 
 
-def sha256_of(path: str | os.PathLike, chunk_bytes: int = CHUNK_BYTES) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sha256_of(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file (pooch's own hashing, read in chunks)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
-def download(
+class _Progress:
+    """The progress-bar object pooch's HTTPDownloader drives, reporting to a callback."""
+
+    def __init__(self, callback: ProgressCallback, expected_bytes: int | None) -> None:
+        self.callback, self.total, self.done = callback, expected_bytes, 0
+
+    def update(self, count: int) -> None:
+        self.done += count
+        self.callback(min(self.done, self.total) if self.total else self.done, self.total)
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
+
+
+def _downloader(expected_bytes: int | None, progress: ProgressCallback | None):
+    """pooch's HTTP downloader, followed by the size check on the temporary file (a
+    ValueError there makes pooch delete it before anything is moved into place)."""
+    import pooch
+
+    http = pooch.HTTPDownloader(
+        progressbar=_Progress(progress, expected_bytes) if progress else False,
+        timeout=TIMEOUT_S,
+        headers={"User-Agent": "segdemo"},
+    )
+
+    def download(url: str, output_file: str, pup) -> None:
+        http(url, output_file, pup)
+        received = os.path.getsize(output_file)
+        if expected_bytes is not None and received != expected_bytes:
+            raise ValueError(
+                f"{url} gave {received:,} bytes, expected {expected_bytes:,} (a much smaller file is usually an error page)."
+            )
+
+    return download
+
+
+def _failure(url: str, error: Exception) -> DownloadError:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DownloadError(f"Could not download {url}: {text}")
+
+
+def fetch_file(
     url: str,
     destination: str | os.PathLike,
     *,
-    expected_bytes: int | None = None,
     sha256: str | None = None,
+    expected_bytes: int | None = None,
     progress: ProgressCallback | None = None,
-    timeout: float = 30.0,
 ) -> Path:
-    """Downloads `url` to `destination` and returns the path.
+    """Downloads `url` to `destination` (verified) and returns the path.
 
-    The file is streamed to `destination + ".part"`; only when its size (if given) and
-    sha256 (if given) match is it renamed into place, so a half-written or wrong file is
-    never seen by a loader.
+    An existing file with the right sha256 is returned without a download; one with another
+    sha256 is downloaded again (pooch's "update").
 
     Args:
-        url: http(s) or file URL.
-        destination: final path of the file.
-        expected_bytes: exact size the file must have, or None.
-        sha256: hex digest the file must have, or None.
+        url: an http(s) URL.
+        destination: the final path of the file.
+        sha256: the hex digest the file must have, or None (then only the size is checked).
+        expected_bytes: the exact size the file must have, or None.
         progress: called as progress(bytes_so_far, total_or_None) while downloading.
-        timeout: socket timeout in seconds.
 
     Raises:
         DownloadError: the host could not be reached, or the file did not verify.
     """
+    import pooch
+    import requests
+
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
-    digest = hashlib.sha256()
-    received = 0
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "segdemo"})
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(partial, "wb") as out:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else expected_bytes
-            while chunk := response.read(CHUNK_BYTES):
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                if progress is not None:
-                    progress(received, total)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(f"Could not download {url}: {error}") from error
-    if expected_bytes is not None and received != expected_bytes:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{url} gave {received:,} bytes, expected {expected_bytes:,} "
-            "(a much smaller file is usually an error page)."
+        found = pooch.retrieve(
+            url,
+            known_hash=f"sha256:{sha256.lower()}" if sha256 else None,
+            fname=destination.name,
+            path=destination.parent,
+            downloader=_downloader(expected_bytes, progress),
         )
-    if sha256 is not None and digest.hexdigest() != sha256.lower():
-        partial.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: sha256 {digest.hexdigest()} does not match the expected {sha256}.")
-    os.replace(partial, destination)
-    return destination
+    except (requests.RequestException, OSError, ValueError) as error:
+        raise _failure(url, error) from error
+    return Path(found)
 
 
-def safe_extract(archive: str | os.PathLike, folder: str | os.PathLike) -> Path:
-    """Extracts a zip file into `folder`, refusing members that would land outside it."""
-    folder = Path(folder).resolve()
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            for member in bundle.infolist():
-                target = (folder / member.filename).resolve()
-                if folder not in target.parents and target != folder:
-                    raise DownloadError(f"{archive}: member {member.filename!r} would extract outside {folder}")
-            bundle.extractall(folder)
-    except zipfile.BadZipFile as error:
-        raise DownloadError(f"{archive} is not a valid zip file: {error}") from error
-    return folder
-
-
-def verify_files(folder: str | os.PathLike, checksums: dict[str, str]) -> None:
-    """Checks that `folder` holds every file in `checksums` with the listed sha256.
+def fetch_listed(base_url: str, checksums: dict[str, str], destination: str | os.PathLike) -> Path:
+    """Downloads every file of a pooch registry (relative path -> sha256) under `base_url` into
+    `destination`, each sha256-checked; files already there with the right digest are kept.
 
     Raises:
-        DownloadError: naming the first missing or different files.
+        DownloadError: naming the first file that could not be had or did not verify.
     """
-    folder = Path(folder)
-    missing = [name for name in checksums if not (folder / name).is_file()]
-    if missing:
-        raise DownloadError(f"{folder}: {len(missing)} files missing, e.g. {', '.join(sorted(missing)[:5])}")
-    different = [name for name, digest in checksums.items() if sha256_of(folder / name) != digest]
-    if different:
-        raise DownloadError(f"{folder}: {len(different)} files differ from the published ones, e.g. {different[:5]}")
+    import pooch
+    import requests
 
-
-def replace_folder(source: Path, destination: Path) -> None:
-    """Moves `source` to `destination`, replacing what was there."""
-    if destination.exists():
-        shutil.rmtree(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(source, destination)
+    store = pooch.create(path=Path(destination), base_url=base_url, registry=dict(checksums), retry_if_failed=0)
+    for name in checksums:
+        try:
+            store.fetch(name, downloader=_downloader(None, None))
+        except (requests.RequestException, OSError, ValueError) as error:
+            raise _failure(store.get_url(name), error) from error
+    return Path(destination)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from segdemo import registry, runtime, weights
+from segdemo import registry, runtime, settings, weights
+
+
+def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
+    """The state of a model's weights: "present" (a weights folder, the download cache or the
+    Hub cache holds them), "downloadable" (published, and downloads are allowed) or "missing"."""
+    if weights.available(spec):
+        return "present"
+    return "downloadable" if spec.published_weights and not offline else "missing"
 
 
 def report() -> dict:
-    """{"status": "ok", "models": {key: {"title", "loaded", "weights"}}} (nothing is loaded or downloaded)."""
+    """{"status": "ok", "offline": bool, "models": {key: {"title", "loaded", "weights"}}}; nothing is
+    loaded, downloaded or hashed."""
     loaded = {name.split(":")[0] for name in runtime.loaded_keys()}
+    offline = settings.get().offline
     models = {
-        key: {
-            "title": spec.title,
-            "loaded": key in loaded,
-            "weights": "present" if weights.available(spec) else ("downloadable" if spec.published_weights else "missing"),
-        }
+        key: {"title": spec.title, "loaded": key in loaded, "weights": weights_state(spec, offline)}
         for key, spec in registry.REGISTRY.items()
     }
-    return {"status": "ok", "models": models}
+    return {"status": "ok", "offline": offline, "models": models}

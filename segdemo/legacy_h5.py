@@ -14,9 +14,9 @@ written by a session that had built the model before may carry a suffix on the n
 (`conv1_1_3x3_s2_1/kernel:0`, or `kernel_1:0`).
 
 `load_legacy_weights` sets a Keras 3 model's weights from such a file by layer name, and
-checks that every weighted layer is set exactly once with the right shapes.
-`write_legacy_weights` writes the same layout from a Keras 3 model, so that loading can be
-tested without the published files.
+checks that every weighted layer is set exactly once with the right shapes. (The tests write
+such files with `tests/legacy_h5_writer.py`, and check this reader against files written by
+Keras itself and built by hand.)
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-LAYOUTS = ("weights_only", "model_weights")
-LEGACY_BACKEND = b"tensorflow"
-LEGACY_KERAS_VERSION = b"2.15.0"
-# Keras 2 split attributes larger than HDF5's object header limit into name0, name1, ...
-_ATTRIBUTE_LIMIT = 64512
 _KIND = re.compile(r"^(?P<kind>.+?)(?:_\d+)?(?::\d+)?$")
 _MAX_LISTED = 8
 
@@ -78,26 +73,6 @@ def read_name_list(group: h5py.Group, name: str) -> list[str] | None:
     return [_decode(value) for chunk in chunks for value in np.atleast_1d(chunk)]
 
 
-def write_name_list(group: h5py.Group, name: str, names: list[str]) -> None:
-    """Writes a list of names as Keras 2 did: bytes, split into `name0`, `name1`, ... when the
-    attribute would pass HDF5's object header limit.
-
-    Args:
-        group: the HDF5 group (or file) to hold the attribute.
-        name: the attribute's name.
-        names: the names to write.
-    """
-    data = np.asarray([value.encode("utf8") for value in names]) if names else np.asarray([])
-    chunks = 1
-    while data.nbytes / chunks > _ATTRIBUTE_LIMIT:
-        chunks += 1
-    if chunks == 1:
-        group.attrs[name] = data
-        return
-    for index, part in enumerate(np.array_split(data, chunks)):
-        group.attrs[f"{name}{index}"] = part
-
-
 def weight_kind(weight_name: str) -> str:
     """The kind of a Keras-2 weight name: its last path component without suffixes.
 
@@ -123,8 +98,7 @@ def _open_weights_root(handle: h5py.File, path: Path) -> tuple[h5py.Group, str]:
     else:
         hint = ""
     raise ValueError(
-        f"{path} is not a Keras-2 weights file: no `layer_names` attribute at its root or under "
-        f"`model_weights`.{hint}"
+        f"{path} is not a Keras-2 weights file: no `layer_names` attribute at its root or under `model_weights`.{hint}"
     )
 
 
@@ -165,8 +139,7 @@ def read_legacy_weights(path: str | Path) -> tuple[dict[str, list[tuple[str, str
         handle = h5py.File(path, "r")
     except OSError as error:
         raise ValueError(
-            f"{path} ({path.stat().st_size:,} bytes) is not an HDF5 file; a failed download saves an "
-            f"error page instead ({error})"
+            f"{path} ({path.stat().st_size:,} bytes) is not an HDF5 file; a failed download saves an error page instead ({error})"
         ) from None
     with handle:
         root, layout = _open_weights_root(handle, path)
@@ -206,8 +179,7 @@ def _match_layer(layer, file_weights: list[tuple[str, str, np.ndarray]], path: P
         array = found[kind]
         if array.shape != shape:
             raise ValueError(
-                f"{path}: layer {layer.name!r} weight {kind!r} has shape {array.shape} in the file, "
-                f"the model expects {shape}"
+                f"{path}: layer {layer.name!r} weight {kind!r} has shape {array.shape} in the file, the model expects {shape}"
             )
         arrays.append(array)
     return arrays
@@ -254,49 +226,3 @@ def load_legacy_weights(model, path: str | Path) -> LoadReport:
     if arrays_set != len(model.weights):
         raise ValueError(f"{path}: set {arrays_set} arrays, but {model.name!r} has {len(model.weights)} weights")
     return LoadReport(layers_set=len(model_layers), arrays_set=arrays_set, layout=layout, path=str(path))
-
-
-def write_legacy_weights(
-    model,
-    path: str | Path,
-    layout: str = "weights_only",
-    suffix: str = "",
-    weight_suffix: str = "",
-) -> Path:
-    """Writes a Keras 3 model's weights in the Keras-2 `save_weights` HDF5 layout.
-
-    Args:
-        model: the Keras 3 model.
-        path: the `.h5` file to write (replaced when it exists).
-        layout: "weights_only" (groups at the root, as `save_weights` wrote) or
-            "model_weights" (the same under a `model_weights` group, as in a whole-model
-            file; no model configuration is written).
-        suffix: appended to the layer part of each weight name, e.g. "_1" gives
-            `conv1_1_3x3_s2/conv1_1_3x3_s2_1/kernel:0`.
-        weight_suffix: appended to the weight part, e.g. "_1" gives `.../kernel_1:0`.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ValueError: for an unknown layout.
-    """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    path = Path(path)
-    with h5py.File(path, "w") as handle:
-        root = handle
-        if layout == "model_weights":
-            handle.attrs["backend"] = LEGACY_BACKEND
-            handle.attrs["keras_version"] = LEGACY_KERAS_VERSION
-            root = handle.create_group("model_weights")
-        write_name_list(root, "layer_names", [layer.name for layer in model.layers])
-        root.attrs["backend"] = LEGACY_BACKEND
-        root.attrs["keras_version"] = LEGACY_KERAS_VERSION
-        for layer in sorted(model.layers, key=lambda item: item.name):
-            group = root.create_group(layer.name)
-            names = [f"{layer.name}{suffix}/{variable.name}{weight_suffix}:0" for variable in layer.weights]
-            write_name_list(group, "weight_names", names)
-            for name, value in zip(names, layer.get_weights()):
-                group.create_dataset(name, data=value)
-    return path

@@ -88,8 +88,10 @@ def import_tensorflow() -> None:
 
 
 def max_models() -> int:
-    value = os.environ.get("SEGDEMO_MAX_MODELS", "")
-    return max(1, int(value)) if value.isdigit() else DEFAULT_MAX_MODELS
+    """How many models the LRU cache keeps (SEGDEMO_MAX_MODELS, validated by segdemo.settings)."""
+    from segdemo import settings
+
+    return settings.get().max_models
 
 
 def get(key: str, pipeline: str | None = None) -> LoadedModel:
@@ -110,7 +112,8 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
         key_lock = _key_locks.setdefault(cache_key, threading.Lock())
     with key_lock:
         with _lock:
-            if cache_key in _models:
+            if cache_key in _models:  # another thread loaded it while this one waited
+                _models.move_to_end(cache_key)
                 return _models[cache_key]
         loaded = LoadedModel(spec, pipeline)
         with _lock:

@@ -1,32 +1,182 @@
-"""Where things live. Every location can be changed with an environment variable.
+"""The app's settings: one `Settings` object, read from environment variables and validated.
 
-- SEGDEMO_DATA_DIR: a folder holding local copies of the datasets (`eliret/`, `membrane/`,
-  `photos/`); tests and CI point it at the course's shared data.
-- SEGDEMO_CACHE_DIR: where downloaded datasets and weights are kept (default ~/.cache/segdemo).
-- SEGDEMO_WEIGHTS_DIR: the weights folder (default: the repository's `weights/`).
+| variable | meaning | default |
+| --- | --- | --- |
+| SEGDEMO_DATA_DIR | a folder with local copies of the datasets (`eliret/`, `membrane/`, `photos/`) | none |
+| SEGDEMO_CACHE_DIR | where downloaded datasets and weights are kept | ~/.cache/segdemo |
+| SEGDEMO_WEIGHTS_DIR | one or more folders (os.pathsep between them) searched for weights before the repository's `weights/` | none |
+| SEGDEMO_MAX_MODELS | models kept in memory at once, an integer >= 1 | 6 |
+| SEGDEMO_QUEUE_SIZE | requests that may wait for the inference worker, an integer >= 1 | 64 |
+| SEGDEMO_OFFLINE | 1/true/yes: never download; the Hub is asked with `local_files_only=True` | off |
+| HF_HUB_OFFLINE | huggingface_hub's own offline switch; it means the same here | off |
+| SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
+
+`get()` parses the environment once and returns the same frozen object until one of these
+variables changes (tests change them between cases); a bad value raises `SettingsError`, a
+`ValueError` that names the variable and says what it accepts. Nothing is read at import.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REPOSITORY_WEIGHTS = PROJECT_ROOT / "weights"
+DEFAULT_MAX_MODELS = 6
+DEFAULT_QUEUE_SIZE = 64
+VARIABLES = (
+    "SEGDEMO_DATA_DIR",
+    "SEGDEMO_CACHE_DIR",
+    "SEGDEMO_WEIGHTS_DIR",
+    "SEGDEMO_MAX_MODELS",
+    "SEGDEMO_QUEUE_SIZE",
+    "SEGDEMO_OFFLINE",
+    "HF_HUB_OFFLINE",
+    "SEGDEMO_HF_REPO",
+    "SEGDEMO_HF_REVISION",
+)
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the app, validated.
+
+    Attributes:
+        data_dir: local copies of the datasets, or None.
+        cache_dir: downloads and converted weights.
+        weights_dirs: folders searched for weights, in order; the repository's `weights/` is
+            always the last, so the shipped models keep working whatever SEGDEMO_WEIGHTS_DIR says.
+        max_models: models kept in memory at once.
+        queue_size: requests that may wait for the inference worker.
+        offline: no download of any kind (datasets, weight URLs, the Hub); the Hub cache is still read.
+        hf_repo: the Hub repository named by SEGDEMO_HF_REPO, or None (then the manifest's).
+        hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
+    """
+
+    data_dir: Path | None
+    cache_dir: Path
+    weights_dirs: tuple[Path, ...]
+    max_models: int
+    queue_size: int
+    offline: bool
+    hf_repo: str | None
+    hf_revision: str | None
+
+    @property
+    def weights_dir(self) -> Path:
+        """The first weights folder: where training writes and where the messages say to put files."""
+        return self.weights_dirs[0]
+
+
+def _positive_int(environ, name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number; use an integer of at least 1 (default {default}).") from None
+    if value < 1:
+        raise SettingsError(f"{name}={value} is too small; use an integer of at least 1 (default {default}).")
+    return value
+
+
+def _switch(environ, name: str) -> bool:
+    text = environ.get(name, "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SettingsError(f"{name}={environ[name]!r} is not a switch; use 1 (on) or 0 (off).")
+
+
+def _folder(environ, name: str) -> Path | None:
+    text = environ.get(name, "").strip()
+    return Path(text).expanduser() if text else None
+
+
+def from_environ(environ=None) -> Settings:
+    """Reads and validates the settings from `environ` (default: os.environ).
+
+    Raises:
+        SettingsError: naming the variable whose value cannot be used.
+    """
+    environ = os.environ if environ is None else environ
+    data_dir = _folder(environ, "SEGDEMO_DATA_DIR")
+    if data_dir is not None and not data_dir.is_dir():
+        raise SettingsError(
+            f"SEGDEMO_DATA_DIR={str(data_dir)!r} is not a folder; point it at the folder holding eliret/, membrane/, photos/."
+        )
+    cache_dir = _folder(environ, "SEGDEMO_CACHE_DIR") or Path.home() / ".cache" / "segdemo"
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise SettingsError(f"SEGDEMO_CACHE_DIR={str(cache_dir)!r} exists and is not a folder.")
+    named = [Path(part).expanduser() for part in environ.get("SEGDEMO_WEIGHTS_DIR", "").split(os.pathsep) if part.strip()]
+    for folder in named:
+        if folder.exists() and not folder.is_dir():
+            raise SettingsError(f"SEGDEMO_WEIGHTS_DIR names {str(folder)!r}, which is not a folder.")
+    weights_dirs = tuple(dict.fromkeys([*named, REPOSITORY_WEIGHTS]))
+    hf_repo = environ.get("SEGDEMO_HF_REPO", "").strip() or None
+    if hf_repo is not None and not _REPO_ID.match(hf_repo):
+        raise SettingsError(f"SEGDEMO_HF_REPO={hf_repo!r} is not a Hub repository id; use OWNER/NAME.")
+    return Settings(
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        weights_dirs=weights_dirs,
+        max_models=_positive_int(environ, "SEGDEMO_MAX_MODELS", DEFAULT_MAX_MODELS),
+        queue_size=_positive_int(environ, "SEGDEMO_QUEUE_SIZE", DEFAULT_QUEUE_SIZE),
+        offline=_switch(environ, "SEGDEMO_OFFLINE") or _switch(environ, "HF_HUB_OFFLINE"),
+        hf_repo=hf_repo,
+        hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
+    )
+
+
+_lock = threading.Lock()
+_current: tuple[tuple[str | None, ...], Settings] | None = None
+
+
+def get() -> Settings:
+    """The settings of this process, parsed once (again only when one of VARIABLES changes).
+
+    Raises:
+        SettingsError: naming the variable whose value cannot be used.
+    """
+    global _current
+    values = tuple(os.environ.get(name) for name in VARIABLES)
+    current = _current
+    if current is not None and current[0] == values:
+        return current[1]
+    with _lock:
+        parsed = from_environ()
+        _current = (values, parsed)
+    return parsed
 
 
 def data_dir() -> Path | None:
     """The local dataset folder named by SEGDEMO_DATA_DIR, or None."""
-    value = os.environ.get("SEGDEMO_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    return get().data_dir
 
 
 def cache_dir() -> Path:
     """The folder for downloads and caches."""
-    value = os.environ.get("SEGDEMO_CACHE_DIR")
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "segdemo"
+    return get().cache_dir
 
 
 def weights_dir() -> Path:
-    """The folder holding trained and downloaded weights."""
-    value = os.environ.get("SEGDEMO_WEIGHTS_DIR")
-    return Path(value).expanduser() if value else PROJECT_ROOT / "weights"
+    """The first weights folder (where training writes)."""
+    return get().weights_dir
+
+
+def weights_dirs() -> tuple[Path, ...]:
+    """Every folder searched for weights, in order; the repository's `weights/` last."""
+    return get().weights_dirs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import zipfile
 
@@ -16,7 +17,7 @@ from tests.http_server import serve_folder
 
 
 def test_eliret_splits_follow_the_csv_files(eliret_dir):
-    train_x, train_y = eliret.load_split("train", eliret_dir)
+    train_x, _ = eliret.load_split("train", eliret_dir)
     valid_x, _ = eliret.load_split("valid", eliret_dir)
     test_x, test_y = eliret.load_split("test", eliret_dir)
     assert train_x.shape == (100, 32, 32, 1) and len(valid_x) == 50 and len(test_x) == 50
@@ -97,19 +98,59 @@ def test_download_checks_size_and_leaves_no_partial_file(tmp_path):
     (served / "weights.h5").write_bytes(b"<html>error page</html>")
     with serve_folder(served) as base:
         with pytest.raises(download.DownloadError, match="error page"):
-            download.download(base + "weights.h5", tmp_path / "out" / "weights.h5", expected_bytes=263_277_396)
+            download.fetch_file(base + "weights.h5", tmp_path / "out" / "weights.h5", expected_bytes=263_277_396)
         seen = []
-        path = download.download(base + "weights.h5", tmp_path / "out" / "ok.h5", progress=lambda done, total: seen.append((done, total)))
+        path = download.fetch_file(
+            base + "weights.h5",
+            tmp_path / "out" / "ok.h5",
+            expected_bytes=23,
+            progress=lambda done, total: seen.append((done, total)),
+        )
     assert path.read_bytes() == b"<html>error page</html>" and seen[-1] == (23, 23)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ok.h5"]
 
 
-def test_zip_with_path_traversal_is_refused(tmp_path):
-    archive = tmp_path / "evil.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.writestr("../escaped.txt", "x")
-    with pytest.raises(download.DownloadError, match="outside"):
-        download.safe_extract(archive, tmp_path / "out")
+def test_a_wrong_sha256_is_refused_and_a_right_one_is_not_downloaded_again(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "data.bin").write_bytes(b"published bytes")
+    digest = hashlib.sha256(b"published bytes").hexdigest()
+    with serve_folder(served) as base:
+        with pytest.raises(download.DownloadError, match="(?i)hash"):
+            download.fetch_file(base + "data.bin", tmp_path / "out" / "data.bin", sha256="0" * 64)
+        assert not (tmp_path / "out" / "data.bin").exists()
+        path = download.fetch_file(base + "data.bin", tmp_path / "out" / "data.bin", sha256=digest)
+    # The server is gone: a verified copy is used as it is.
+    assert download.fetch_file("http://127.0.0.1:9/data.bin", path, sha256=digest) == path
+
+
+def test_zip_with_path_traversal_stays_inside_the_scratch_folder(eliret_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("SEGDEMO_DATA_DIR", raising=False)
+    monkeypatch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path / "cache"))
+    served = tmp_path / "served"
+    served.mkdir()
+    _zip_folder(eliret_dir, served / "segm_eliret.zip")
+    with zipfile.ZipFile(served / "segm_eliret.zip", "a") as bundle:
+        bundle.writestr("../../../escaped.txt", "x")
+    with serve_folder(served) as base:
+        folder = eliret.folder(url=base + "segm_eliret.zip")
+    # zipfile drops the ".." parts: the member lands inside the dataset folder, nowhere above it.
+    assert sorted(tmp_path.rglob("escaped.txt")) == [folder / "escaped.txt"]
+    assert not (tmp_path.parent / "escaped.txt").exists() and not (tmp_path.parent.parent / "escaped.txt").exists()
+
+
+def test_offline_setting_downloads_nothing(membrane_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("SEGDEMO_DATA_DIR", raising=False)
+    monkeypatch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SEGDEMO_OFFLINE", "1")
+    served = tmp_path / "served"
+    _zip_folder(membrane_dir, tmp_path / "membrane.zip")
+    shutil.copytree(membrane_dir, served)
+    shutil.copy(tmp_path / "membrane.zip", served / "membrane.zip")
+    # Both the course's zip and the GitHub files would answer: neither may be asked.
+    with serve_folder(served) as base, pytest.raises(DatasetMissingError, match="offline"):
+        membrane.folder(url=base + "membrane.zip", github_base=base)
+    assert not (tmp_path / "cache" / "datasets" / "membrane").exists()
 
 
 def test_generated_large_images_look_like_eliret():

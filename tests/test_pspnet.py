@@ -20,15 +20,8 @@ from segdemo.architectures.pspnet import (
     feature_map_size,
     pyramid_kernels,
 )
-from segdemo.legacy_h5 import (
-    LoadReport,
-    load_legacy_weights,
-    read_legacy_weights,
-    read_name_list,
-    weight_kind,
-    write_name_list,
-    write_legacy_weights,
-)
+from segdemo.legacy_h5 import LoadReport, load_legacy_weights, read_legacy_weights, read_name_list, weight_kind
+from tests.legacy_h5_writer import write_legacy_weights, write_name_list
 
 # (layers, classes, input size) of the three published networks, and their facts.
 ADE50 = (50, 150, 473)

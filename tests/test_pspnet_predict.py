@@ -8,7 +8,7 @@ import pytest
 
 import segdemo
 from segdemo import architectures, registry, render, runtime, weights
-from segdemo.legacy_h5 import write_legacy_weights
+from tests.legacy_h5_writer import write_legacy_weights
 
 KEY = "pspnet_ade20k"  # PSPNet-50: the cheapest of the three to build and run
 

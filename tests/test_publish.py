@@ -12,8 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -114,44 +112,7 @@ def test_manifest_update_changes_three_fields_and_keeps_the_style(manifest_copy)
     assert front_matter == f"models:\n  - {REPO}\npreload_from_hub:\n  - {REPO} pspnet50_ade20k.weights.h5 {'f' * 40}"
 
 
-# --- the stand-in Hub with the real client (fast) --------------------------------------------
-
-ROUND_TRIP = """
-import json, sys
-from pathlib import Path
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
-folder = Path(sys.argv[1])
-api = HfApi(token="hf_stand_in_token")
-api.create_repo("owner/small", exist_ok=True, private=True)
-api.create_repo("owner/small", exist_ok=True)  # exists: 409, accepted
-(folder / "a.bin").write_bytes(b"first a")
-(folder / "b.bin").write_bytes(b"b")
-one = api.create_commit("owner/small", [CommitOperationAdd("a.bin", str(folder / "a.bin")),
-                                        CommitOperationAdd("b.bin", str(folder / "b.bin"))], commit_message="one")
-two = api.create_commit("owner/small", [CommitOperationAdd("a.bin", b"second a")], commit_message="two")
-cache = folder / "cache"
-read = lambda name, revision: Path(hf_hub_download("owner/small", name, revision=revision, cache_dir=cache)).read_bytes().decode()
-print(json.dumps({"one": one.oid, "two": two.oid, "url": two.commit_url,
-                  "a@one": read("a.bin", one.oid), "a@main": read("a.bin", "main"), "b@two": read("b.bin", two.oid)}))
-"""
-
-
-def test_the_stand_in_takes_commits_from_the_real_client_and_serves_them_back(tmp_path):
-    hub = HubState()
-    with serve_hub({}, hub) as (endpoint, requests):
-        completed = _run(ROUND_TRIP, [str(tmp_path)], _env(tmp_path, HF_ENDPOINT=endpoint), timeout=120)
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
-        with pytest.raises(urllib.error.HTTPError) as unknown:
-            urllib.request.urlopen(f"{endpoint}/api/models/owner/small/tree/main")
-    assert result["one"] != result["two"] and all(len(result[name]) == 40 for name in ("one", "two"))
-    assert result["url"] == f"{endpoint}/owner/small/commit/{result['two']}"
-    assert (result["a@one"], result["a@main"], result["b@two"]) == ("first a", "second a", "b")
-    assert hub.repos == {"owner/small": {"private": True}} and hub.branches[("owner/small", "main")] == result["two"]
-    assert {authorization for _, authorization in hub.writes} == {f"Bearer {TOKEN}"}
-    assert sum("/preupload/main" in request for request in requests) == 2
-    assert unknown.value.code == 404
-    assert json.loads(unknown.value.read()) == {"error": "hub stand-in: no endpoint for GET /api/models/owner/small/tree/main"}
+# --- publishing through the real client to the stand-in Hub (fast) ----------------------------
 
 
 FAKE_CONVERSIONS = """
@@ -208,7 +169,7 @@ def source(tmp_path_factory):
     """A PSPNet-50 (ADE20K) with random weights in every array, and its Keras-2 file in a
     source folder under the published name."""
     from segdemo import architectures
-    from segdemo.legacy_h5 import write_legacy_weights
+    from tests.legacy_h5_writer import write_legacy_weights
 
     spec = registry.get(KEY)
     model = architectures.build(spec.architecture, **spec.arch_kwargs)

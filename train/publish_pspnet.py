@@ -161,7 +161,7 @@ def source_file(key: str, entry: dict, source_dir: Path | None) -> tuple[weights
                 print(f"    downloaded {done / MEGABYTE:.0f} of {total / MEGABYTE:.0f} MB", flush=True)
 
         found = weights.resolve_published(entry, registry.get(key).title, progress=progress)
-    digest = sha256_of(found.path)
+    digest = weights.file_digest(found.path)  # remembered: resolve_published may have hashed it already
     if found.sha256 and digest != found.sha256:
         raise ValueError(f"{found.path} has sha256 {digest}; the manifest expects {found.sha256}")
     return found, digest

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from segdemo import download, settings
-from segdemo.datasets.fetch import DatasetMissingError, DatasetSource, locate
+from segdemo.datasets.fetch import DatasetMissingError, DatasetSource, cache_folder, locate, replace_folder
 
 SOURCE = DatasetSource(
     name="membrane",
@@ -24,7 +24,7 @@ SOURCE = DatasetSource(
 )
 # The original repository's files, fetched one by one when the course's zip cannot be had.
 GITHUB_BASE = "https://raw.githubusercontent.com/zhixuhao/unet/b45af4d458437d8281cc218a07fd4380818ece4a/data/membrane/"
-TRAIN_SLICES = range(0, 20)
+TRAIN_SLICES = range(20)
 VALID_SLICES = range(20, 25)
 
 
@@ -33,20 +33,21 @@ def folder(url: str | None = None, github_base: str = GITHUB_BASE) -> Path:
     try:
         return locate(SOURCE, url=url)
     except DatasetMissingError as first_error:
+        if settings.get().offline:
+            raise
         try:
-            return fetch_from_github(settings.cache_dir() / "datasets" / SOURCE.name, github_base)
+            return fetch_from_github(cache_folder(SOURCE), github_base)
         except download.DownloadError as second_error:
             raise DatasetMissingError(f"{first_error} The GitHub fallback failed too: {second_error}") from second_error
 
 
 def fetch_from_github(destination: Path, base_url: str = GITHUB_BASE) -> Path:
-    """Downloads every listed file from the original repository, each sha256-verified."""
+    """Downloads every listed file from the original repository, each sha256-verified (the
+    checksum list is the pooch registry), into a staging folder moved into place when complete."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
-        staging = Path(scratch) / SOURCE.name
-        for relative, digest in SOURCE.checksums().items():
-            download.download(base_url + relative, staging / relative, sha256=digest)
-        download.replace_folder(staging, destination)
+        staging = download.fetch_listed(base_url, SOURCE.checksums(), Path(scratch) / SOURCE.name)
+        replace_folder(staging, destination)
     return destination
 
 
@@ -79,9 +80,3 @@ def test_paths(root: Path | None = None) -> list[Path]:
     """The unlabelled test slices, in numeric order."""
     root = root or folder()
     return sorted((root / "test").glob("*.png"), key=lambda path: int(path.stem) if path.stem.isdigit() else 1 << 30)
-
-
-def train_pairs(indices, root: Path | None = None) -> list[tuple[Path, Path]]:
-    """(image, label) paths of labelled slices."""
-    root = root or folder()
-    return [(root / "train" / "image" / f"{i}.png", root / "train" / "label" / f"{i}.png") for i in indices]
