@@ -72,7 +72,7 @@ def compare(image, model_keys: list[str], threshold: float | None = None, truth=
         if truth_mask is not None:
             # The truth follows the dataset's convention, which is what the network was
             # trained to output; the foreground of an inverted model is its complement.
-            foreground_truth = 1.0 - truth_mask if spec.invert_output else truth_mask
+            foreground_truth = 1.0 - truth_mask if spec.default_pipeline.inverted else truth_mask
             mse = metrics.mse(prediction.raw, truth_mask)
             iou = metrics.iou(prediction.labels, foreground_truth)
         rows.append(ComparisonRow(key, spec.title, prediction, mse, iou))
@@ -131,7 +131,7 @@ def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRo
         put(render.grey(row.prediction.raw), 0, index, "grey output")
         # Shown in the network's own convention (membrane models: cells white), like the truth.
         binarized = row.prediction.labels
-        if registry.get(row.key).invert_output:
+        if registry.get(row.key).default_pipeline.inverted:
             binarized = 1 - binarized
         put(render.binary(binarized), 1, index, "binarized output")
     return np.asarray(canvas)

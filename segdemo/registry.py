@@ -2,7 +2,8 @@
 
 This table drives everything else: the UI lists it, the runtime builds and loads from it,
 training scripts read their architecture from it and the tests are parametrised over it.
-Preprocessing facts (colour mode, input size, padding, scaling) live here and nowhere else.
+Preprocessing facts (colour mode, input size, padding, scaling, means, channel order) live
+here and in the pipeline objects (`segdemo.pipelines`) each spec carries, and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from segdemo import palettes
+from segdemo.pipelines import BinaryPipeline, PSPNetPipeline, pspnet_pipelines
 
 BINARY = "binary"
 MULTICLASS = "multiclass"
@@ -31,18 +33,16 @@ class ModelSpec:
         color_mode: "gray" or "rgb": what the network expects.
         input_size: (height, width) the network runs at; None for fully convolutional
             models that run at the image's own size.
-        size_multiple: fully convolutional inputs are padded to a multiple of this.
         classes: class names; for binary models (background, foreground).
         palette: one RGB colour per class.
         weights_file: file name of the trained weights inside the weights folder.
         default_threshold: the threshold the UI starts with.
-        output_is_linear: the network's last layer is linear (trained with MSE on 0/1 masks),
-            so its output is clipped to [0, 1] before use.
-        invert_output: the network predicts the *background* probability (the membrane
-            models are trained on "cell interior = 1" as in the lecture); the foreground
-            score is 1 - output.
-        pipelines: names of the pre/postprocessing pipelines the model can run with (each
-            may build a slightly different network); empty when there is one way.
+        pipelines: the pre/postprocessing pipelines the model can run with, the default
+            first (`segdemo.pipelines`); a pipeline's `network_options` select a variant of
+            the network (PSPNet's resize layers and strides).
+        raw_output_layer: the layer whose output is the network's raw output, which the
+            output cache keeps (the layers after it are a resize and a softmax that cost more
+            memory than they are worth keeping); None: the network's own output.
         published_weights: for pretrained models, the entry of `weights/manifest.json` that
             says where the published weight file comes from; None for models trained here.
         description: one line for the UI.
@@ -58,13 +58,11 @@ class ModelSpec:
     palette: tuple[tuple[int, int, int], ...]
     weights_file: str
     arch_kwargs: Mapping[str, object] = field(default_factory=dict)
+    pipelines: tuple[BinaryPipeline | PSPNetPipeline, ...] = ()
     input_size: tuple[int, int] | None = None
-    size_multiple: int = 1
     default_threshold: float = 0.5
-    output_is_linear: bool = False
-    invert_output: bool = False
     published_weights: str | None = None
-    pipelines: tuple[str, ...] = ()
+    raw_output_layer: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -76,6 +74,9 @@ class ModelSpec:
             raise ValueError(f"{self.key}: unknown colour mode {self.color_mode!r}")
         if len(self.classes) != len(self.palette):
             raise ValueError(f"{self.key}: {len(self.classes)} classes but {len(self.palette)} colours")
+        names = self.pipeline_names
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"{self.key}: needs at least one pipeline, each with its own name")
 
     @property
     def channels(self) -> int:
@@ -85,9 +86,28 @@ class ModelSpec:
     def fully_convolutional(self) -> bool:
         return self.input_size is None
 
+    @property
+    def pipeline_names(self) -> tuple[str, ...]:
+        return tuple(pipeline.name for pipeline in self.pipelines)
 
-def _eliret(key: str, title: str, architecture: str, description: str, **kwargs) -> ModelSpec:
+    @property
+    def default_pipeline(self) -> BinaryPipeline | PSPNetPipeline:
+        return self.pipelines[0]
+
+    def pipeline(self, name: str | None = None) -> BinaryPipeline | PSPNetPipeline:
+        """The pipeline called `name` (None: the default), or a ValueError that lists them."""
+        if name is None:
+            return self.default_pipeline
+        for pipeline in self.pipelines:
+            if pipeline.name == name:
+                return pipeline
+        raise ValueError(f"Unknown pipeline {name!r} for {self.key}; choose one of {', '.join(self.pipeline_names)}.")
+
+
+def _eliret(key: str, title: str, architecture: str, description: str, linear_output: bool = False, **kwargs) -> ModelSpec:
     """An eliret model: 32×32 grey images, runs fully convolutionally at any size."""
+    # Three stride-2 stages (FCN) or three poolings (U-Net): sides are padded to multiples of 8.
+    pipeline = BinaryPipeline("fully_convolutional", size_multiple=8, linear_output=linear_output)
     return ModelSpec(
         key=key,
         title=title,
@@ -98,7 +118,7 @@ def _eliret(key: str, title: str, architecture: str, description: str, **kwargs)
         classes=palettes.BINARY_CLASSES,
         palette=palettes.BINARY_PALETTE,
         weights_file=f"{key}.weights.h5",
-        size_multiple=8,  # three stride-2 stages (FCN) or three poolings (U-Net)
+        pipelines=(pipeline,),
         description=description,
         **kwargs,
     )
@@ -110,7 +130,7 @@ _SPECS = (
         "FCN",
         "fcn",
         "Lecture program 2: three strided 5×5 convolutions down, three transposed up; MSE.",
-        output_is_linear=True,
+        linear_output=True,
     ),
     _eliret(
         "unet",
@@ -124,7 +144,7 @@ _SPECS = (
         "FCN + augmentation",
         "fcn",
         "The same FCN trained on randomly shifted (±70 %) and flipped copies: finds off-centre objects.",
-        output_is_linear=True,
+        linear_output=True,
     ),
     _eliret(
         "unet_aug",
@@ -139,7 +159,7 @@ _SPECS = (
         "fcn",
         "Homework: the FCN with U-Net-style skip connections between same-size maps.",
         arch_kwargs={"skip_connections": True},
-        output_is_linear=True,
+        linear_output=True,
     ),
     _eliret(
         "unet_strided",
@@ -151,21 +171,22 @@ _SPECS = (
 )
 
 
-def _membrane(key: str, title: str, description: str, skip_connections: bool) -> ModelSpec:
-    """A membrane model: 128×128 grey input; images of any size are resized to it and back."""
+def _membrane(key: str, title: str, description: str, skip_connections: bool, size: int = 128) -> ModelSpec:
+    """A membrane model: size×size grey input; images of any size are resized to it and back."""
     return ModelSpec(
         key=key,
         title=title,
         family="membrane",
         task=BINARY,
         architecture="membrane_unet",
-        arch_kwargs={"base_filters": 32, "input_size": (128, 128), "skip_connections": skip_connections},
+        arch_kwargs={"base_filters": 32, "input_size": (size, size), "skip_connections": skip_connections},
         color_mode="gray",
-        input_size=(128, 128),
+        input_size=(size, size),
         classes=palettes.MEMBRANE_CLASSES,
         palette=palettes.MEMBRANE_PALETTE,
         weights_file=f"{key}.weights.h5",
-        invert_output=True,
+        # The network predicts "cell interior" (label 255) as the lecture's does; membranes are 1 - output.
+        pipelines=(BinaryPipeline("resize", input_size=(size, size), inverted=True),),
         description=description,
     )
 
@@ -182,6 +203,13 @@ _SPECS += (
         "Membrane U-Net, no skips",
         "The lecture exercise: the same network without skip connections, to see why skips matter.",
         skip_connections=False,
+    ),
+    _membrane(
+        "membrane_unet_256",
+        "Membrane U-Net, 256×256",
+        "The lecture exercise after program 7: the same U-Net at 256×256, where membranes are 2–4 pixels wide.",
+        skip_connections=True,
+        size=256,
     ),
 )
 
@@ -201,7 +229,8 @@ def _pspnet(key: str, title: str, layers: int, classes, palette, input_size: int
         palette=palette,
         weights_file=f"{published}.h5",
         published_weights=published,
-        pipelines=("original", "keras_segmentation"),
+        pipelines=pspnet_pipelines(layers, input_size),
+        raw_output_layer="conv6",  # class scores at 1/8 of the input: 60×60×C at 473
         default_threshold=0.0,  # every pixel gets its most probable class
         description=description,
     )

@@ -1,5 +1,5 @@
 """PSPNet-50/101 rebuilt in Keras 3: layer names, order, shapes and counts against the published
-networks' facts; loading Keras-2 HDF5 weight files (written here, with random values); palettes."""
+networks' facts; loading Keras-2 HDF5 weight files (written here, with random values)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segdemo import palettes
 from segdemo.architectures.pspnet import (
-    MEAN_BGR,
     BilinearResize,
     build_pspnet,
-    build_pspnet50,
-    build_pspnet101,
     feature_map_size,
     pyramid_kernels,
 )
+from segdemo.pipelines import pspnet_pipelines
 from segdemo.legacy_h5 import LoadReport, load_legacy_weights, read_legacy_weights, read_name_list, weight_kind
 from tests.legacy_h5_writer import write_legacy_weights, write_name_list
 
@@ -37,8 +34,10 @@ PIPELINES = ("original", "keras_segmentation")
 
 @functools.lru_cache(maxsize=None)
 def model_for(layers: int, classes: int, size: int, pipeline: str):
-    """Builds each configuration once per test session (a PSPNet-101 takes seconds)."""
-    return build_pspnet(layers, classes, size, pipeline)
+    """Builds each configuration, in the network variant of `pipeline`, once per test session
+    (a PSPNet-101 takes seconds)."""
+    options = {p.name: p.network_options for p in pspnet_pipelines(layers, size)}[pipeline]
+    return build_pspnet(layers, classes, size, **options)
 
 
 def expected_weighted_layers(layers: int, classes: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -168,14 +167,13 @@ def test_pyramid_pooling_and_resize_layers(config, pipeline):
 
 
 def test_builders_and_their_arguments():
-    assert MEAN_BGR == (103.939, 116.779, 123.68)
-    small50 = build_pspnet50(classes=2, input_size=185)
-    small101 = build_pspnet101(classes=2, input_size=185, pipeline="keras_segmentation")
+    small50 = build_pspnet(50, classes=2, input_size=185)
+    small101 = build_pspnet(101, classes=2, input_size=185, align_corners=False)
     assert small50.name == "pspnet50" and small101.name == "pspnet101"
     assert small50.output_shape == (None, 185, 185, 2)
     for kwargs, message in [
         ({"layers": 34}, "50 or 101"),
-        ({"pipeline": "caffe"}, "pipeline"),
+        ({"stride_on": "5x5"}, "stride_on"),
         ({"input_size": 500}, "bins"),
         ({"classes": 0}, "classes"),
     ]:
@@ -197,7 +195,7 @@ def test_bilinear_resize_modes():
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_forward_pass_gives_probabilities_inside_tf_function(pipeline):
-    model = build_pspnet(50, 5, 185, pipeline)  # Keras' initial weights keep activations finite
+    model = model_for(50, 5, 185, pipeline)  # Keras' initial weights keep activations finite
     run = tf.function(
         lambda x: model(x, training=False),
         input_signature=[tf.TensorSpec((1, 185, 185, 3), tf.float32)],
@@ -353,31 +351,3 @@ def test_files_that_are_not_keras2_weights(tmp_path, target50):
         load_legacy_weights(target50, tmp_path / "absent.h5")
     with pytest.raises(ValueError, match="layout"):
         write_legacy_weights(target50, tmp_path / "x.h5", layout="saved_model")
-
-
-# --- palettes ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "classes, palette, count",
-    [
-        (palettes.VOC_CLASSES, palettes.VOC_PALETTE, 21),
-        (palettes.ADE20K_CLASSES, palettes.ADE20K_PALETTE, 150),
-        (palettes.CITYSCAPES_CLASSES, palettes.CITYSCAPES_PALETTE, 19),
-    ],
-    ids=["voc", "ade20k", "cityscapes"],
-)
-def test_palettes(classes, palette, count):
-    assert len(classes) == len(set(classes)) == len(palette) == count
-    assert all(isinstance(name, str) and name == name.strip() and name for name in classes)
-    assert all(len(colour) == 3 and all(isinstance(c, int) and 0 <= c <= 255 for c in colour) for colour in palette)
-
-
-def test_palette_landmarks():
-    assert palettes.VOC_PALETTE[:3] == ((0, 0, 0), (128, 0, 0), (0, 128, 0))
-    assert palettes.VOC_CLASSES[0] == "background" and palettes.VOC_CLASSES[15] == "person"
-    assert palettes.VOC_PALETTE[15] == (192, 128, 128)
-    assert palettes.ADE20K_CLASSES[:5] == ("wall", "building", "sky", "floor", "tree")
-    assert palettes.ADE20K_CLASSES[12] == "person" and palettes.ADE20K_CLASSES[-1] == "flag"
-    assert palettes.ADE20K_PALETTE[0] == (120, 120, 120) and palettes.ADE20K_PALETTE[-1] == (92, 0, 255)
-    assert palettes.CITYSCAPES_PALETTE[0] == (128, 64, 128) and palettes.CITYSCAPES_CLASSES[-1] == "bicycle"

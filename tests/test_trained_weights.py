@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segdemo import architectures, metrics, preprocess, registry, weights
+from segdemo import architectures, metrics, pipelines, registry, weights
 from segdemo.datasets import eliret, membrane
 from train.eliret import large_image_pairs
 
@@ -28,7 +28,7 @@ def _large_iou(key, eliret_dir):
     spec, model = _model(key)
     predicted, truths = [], []
     for image, truth in large_image_pairs(eliret_dir):
-        padded = preprocess.pad_to_multiple(image, spec.size_multiple)
+        padded = pipelines.pad_to_multiple(image, spec.default_pipeline.size_multiple)
         scores = np.asarray(model(padded[None, ..., None], training=False))[0, : image.shape[0], : image.shape[1], 0]
         predicted.append((scores >= 0.5).ravel())
         truths.append(truth.ravel())

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from segdemo import architectures, metrics, preprocess, registry, settings
+from segdemo import architectures, metrics, pipelines, registry, settings
 from segdemo.augment import augmented_dataset, symmetric_dataset
 from segdemo.datasets import eliret
 from segdemo.datasets.synthetic import make_large_images
@@ -72,7 +72,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def evaluate(model: keras.Model, spec: registry.ModelSpec, images: np.ndarray, masks: np.ndarray) -> dict[str, float]:
     """MSE of the grey output and IoU of the binarized output, over a stack of images."""
     scores = np.asarray(model(images, training=False))
-    if spec.output_is_linear:
+    if spec.default_pipeline.linear_output:
         scores = np.clip(scores, 0.0, 1.0)
     return {"mse": metrics.mse(scores, masks), "iou": metrics.iou(scores >= THRESHOLD, masks)}
 
@@ -81,7 +81,7 @@ def evaluate_large(model: keras.Model, spec: registry.ModelSpec, pairs: list[tup
     """IoU pooled over larger images (padded to a multiple of 8, run at full size, cropped back)."""
     predicted, truths, squared = [], [], []
     for image, truth in pairs:
-        padded = preprocess.pad_to_multiple(image, spec.size_multiple)
+        padded = pipelines.pad_to_multiple(image, spec.default_pipeline.size_multiple)
         scores = np.asarray(model(padded[None, ..., None], training=False))[0, : image.shape[0], : image.shape[1], 0]
         scores = np.clip(scores, 0.0, 1.0)
         predicted.append((scores >= THRESHOLD).ravel())

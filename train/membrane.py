@@ -37,7 +37,7 @@ DEFAULT_EPOCHS = 40
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_STEPS_PER_EPOCH = 40
 LEARNING_RATE = 1e-3  # BatchNormalization tolerates a larger rate than zhixuhao's 1e-4
-MODELS = ("membrane_unet", "membrane_noskip")
+MODELS = tuple(registry.keys("membrane"))
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +52,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
+    parser.add_argument(
+        "--init-from",
+        help="start from another membrane model's committed weights (the U-Net is fully convolutional, "
+        "so the 128×128 model's weights fit the 256×256 network)",
+    )
     parser.add_argument("--progress-every", type=int, default=1)
     return parser.parse_args(argv)
 
@@ -114,6 +119,11 @@ def train(arguments: argparse.Namespace) -> dict:
         if not weights_path.exists():
             raise ValueError(f"--resume: no weights to resume from at {weights_path}")
         model.load_weights(weights_path)
+    elif arguments.init_from:
+        source = registry.get(arguments.init_from)
+        if source.family != "membrane" or dict(source.arch_kwargs, input_size=None) != dict(arch_kwargs, input_size=None):
+            raise ValueError(f"--init-from: {source.key} is not the same network as {spec.key} (only the input size may differ)")
+        model.load_weights(settings.weights_dir() / source.weights_file)
     model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
     training_data = augmented_dataset(
@@ -151,6 +161,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "learning_rate": arguments.learning_rate,
         "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
         "seed": arguments.seed,
+        "initialised_from": previous.get("initialised_from", arguments.init_from),
         "train_seconds": round(seconds + previous.get("train_seconds", 0.0), 1),
         "threshold": THRESHOLD,
         "train_slices": [membrane.TRAIN_SLICES.start, membrane.TRAIN_SLICES.stop - 1],

@@ -17,17 +17,17 @@ Structure (channels last):
 - the head `conv5_4` (3×3) → `conv5_4_bn` → ReLU → dropout → `conv6` (1×1, the only
   convolution with a bias) → bilinear resize to the input size → softmax.
 
-Two pipelines differ inside the network:
+Two variants differ inside the network (`segdemo.pipelines` says which pipeline uses which):
 
-- `"original"`: the Caffe networks the weights were trained with: resize layers are bilinear
-  with aligned corners, and the 101-layer networks stride on `conv3_1_3x3`;
-- `"keras_segmentation"`: the networks of the keras-segmentation library the lecture used:
-  resize layers are `tf.image.resize` bilinear (half-pixel centres), and every network
-  strides on `conv3_1_1x1_reduce`.
+- `align_corners=True`, as the Caffe networks the weights were trained with: resize layers are
+  bilinear with aligned corners; `False`: `tf.image.resize` bilinear (half-pixel centres), as
+  the keras-segmentation library the lecture used;
+- `stride_on="3x3"`: the first unit of stage 3 strides on `conv3_1_3x3` (Caffe's 101-layer
+  networks); `"1x1_reduce"`: on `conv3_1_1x1_reduce` (Caffe's PSPNet-50 and every library
+  network). The projection `conv3_1_1x1_proj` always strides.
 
-In both, PSPNet-50 strides on `conv3_1_1x1_reduce`, and the projection `conv3_1_1x1_proj`
-always strides. Preprocessing is not part of the model: it takes a float32 image from which
-the means `MEAN_BGR` have been subtracted (channel order is the pipeline's business).
+Preprocessing is not part of the model: it takes a float32 image from which the means have
+been subtracted (means and channel order are the pipeline's business).
 """
 
 from __future__ import annotations
@@ -35,10 +35,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-MEAN_BGR = (103.939, 116.779, 123.68)
-"""Per-channel means (B, G, R) subtracted from 0–255 images before the network."""
-
-PIPELINES = ("original", "keras_segmentation")
+STRIDES_ON = ("3x3", "1x1_reduce")
 UNITS_PER_STAGE = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STAGE_WIDTHS = (1, 2, 4, 8)  # m: the unit has 64m reduce/3x3 filters and 256m output channels
 STAGE_DILATIONS = (1, 1, 2, 4)
@@ -213,7 +210,8 @@ def build_pspnet(
     layers: int = 101,
     classes: int = 21,
     input_size: int = 473,
-    pipeline: str = "original",
+    align_corners: bool = True,
+    stride_on: str | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Builds PSPNet-50 or PSPNet-101 with the layer names of the published weights.
@@ -223,9 +221,11 @@ def build_pspnet(
         classes: number of output classes (21 Pascal VOC, 150 ADE20K, 19 Cityscapes).
         input_size: side of the square input: 473 (VOC, ADE20K) or 713 (Cityscapes); any
             size whose 1/8 feature map (rounded up) divides by 6 also builds.
-        pipeline: "original" (Caffe: aligned-corner bilinear resizing, and in PSPNet-101 the
-            stride of conv3_1 on its 3×3 convolution) or "keras_segmentation" (half-pixel
-            bilinear resizing, stride on conv3_1_1x1_reduce).
+        align_corners: bilinear resize layers with aligned corners (Caffe's `Interp`), or
+            with half-pixel centres (`tf.image.resize`, the keras-segmentation library).
+        stride_on: which convolution of the first stage-3 unit strides: "3x3" or
+            "1x1_reduce"; None: "3x3" for the 101-layer network with aligned corners (the
+            Caffe networks), "1x1_reduce" otherwise.
         name: the model's name; defaults to "pspnet50" / "pspnet101".
 
     Returns:
@@ -233,18 +233,19 @@ def build_pspnet(
         mean-subtracted, to (batch, input_size, input_size, classes) softmax probabilities.
 
     Raises:
-        ValueError: for an unknown depth, pipeline, a class count below 1 or an input size
-            whose feature map cannot be pooled into 1, 2, 3 and 6 bins.
+        ValueError: for an unknown depth or stride position, a class count below 1 or an
+            input size whose feature map cannot be pooled into 1, 2, 3 and 6 bins.
     """
     if layers not in UNITS_PER_STAGE:
         raise ValueError(f"layers must be 50 or 101, got {layers!r}")
-    if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {PIPELINES}, got {pipeline!r}")
+    if stride_on is None:
+        stride_on = "3x3" if (align_corners and layers == 101) else "1x1_reduce"
+    if stride_on not in STRIDES_ON:
+        raise ValueError(f"stride_on must be one of {STRIDES_ON}, got {stride_on!r}")
     if int(classes) < 1:
         raise ValueError(f"classes must be at least 1, got {classes!r}")
     pyramid_kernels(input_size)  # validates the size before building anything
-    align_corners = pipeline == "original"
-    stride_on = "3x3" if (pipeline == "original" and layers == 101) else "1x1_reduce"
+    align_corners = bool(align_corners)
 
     inputs = keras.Input(shape=(input_size, input_size, 3), dtype="float32", name="image")
     x = _stem(inputs)
@@ -252,33 +253,3 @@ def build_pspnet(
     x = _pyramid_pooling(x, input_size, align_corners)
     outputs = _head(x, int(classes), input_size, align_corners)
     return keras.Model(inputs, outputs, name=name or f"pspnet{layers}")
-
-
-def build_pspnet50(
-    classes: int = 150, input_size: int = 473, pipeline: str = "original", name: str = "pspnet50"
-) -> keras.Model:
-    """Builds PSPNet-50 (the ADE20K network: 150 classes at 473×473 by default).
-
-    Args:
-        classes: number of output classes.
-        input_size: side of the square input.
-        pipeline: "original" or "keras_segmentation" (they differ only in the resize layers
-            for PSPNet-50).
-        name: the model's name.
-    """
-    return build_pspnet(50, classes, input_size, pipeline, name)
-
-
-def build_pspnet101(
-    classes: int = 21, input_size: int = 473, pipeline: str = "original", name: str = "pspnet101"
-) -> keras.Model:
-    """Builds PSPNet-101 (VOC 2012: 21 classes at 473; Cityscapes: 19 classes at 713).
-
-    Args:
-        classes: number of output classes.
-        input_size: side of the square input.
-        pipeline: "original" (stride on conv3_1_3x3, aligned-corner resizing) or
-            "keras_segmentation" (stride on conv3_1_1x1_reduce, half-pixel resizing).
-        name: the model's name.
-    """
-    return build_pspnet(101, classes, input_size, pipeline, name)

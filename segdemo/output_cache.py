@@ -1,0 +1,112 @@
+"""A bounded cache of network outputs, so that re-rendering never runs a network again.
+
+Entries are keyed by (image content digest, model, pipeline, precision, the model's load) and hold what the
+network and the postprocessing stage gave for that image: the raw output (`LoadedModel.raw`)
+and the dense maps at the image's resolution (`segdemo.pipelines.Dense`). A new threshold,
+opacity or class highlight only re-renders them. The cache is bounded by bytes
+(SEGDEMO_OUTPUT_CACHE_MB, default 512); the least recently used entries leave first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from segdemo.pipelines import Dense, Prepared
+
+DEFAULT_BUDGET_MB = 512
+
+
+@dataclass(frozen=True)
+class CachedOutput:
+    """One model's outputs for one image."""
+
+    raw: np.ndarray
+    prepared_shape: tuple[int, ...]
+    image_size: tuple[int, int]
+    valid: tuple[int, int]
+    dense: Dense
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes + self.dense.nbytes
+
+
+def image_digest(pixels: np.ndarray) -> str:
+    """A digest of the image's content (its decoded pixels, shape and type)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{pixels.shape}{pixels.dtype}".encode())
+    digest.update(np.ascontiguousarray(pixels).data)
+    return digest.hexdigest()
+
+
+def budget_bytes() -> int:
+    value = os.environ.get("SEGDEMO_OUTPUT_CACHE_MB", "")
+    if value == "":
+        return DEFAULT_BUDGET_MB * 2**20
+    if not value.isdigit():
+        raise ValueError(f"SEGDEMO_OUTPUT_CACHE_MB must be a whole number of megabytes, got {value!r}.")
+    return int(value) * 2**20
+
+
+class OutputCache:
+    """A thread-safe LRU mapping of output keys to `CachedOutput`, bounded by bytes."""
+
+    def __init__(self, budget: int | None = None) -> None:
+        self._budget = budget
+        self._entries: OrderedDict[tuple, CachedOutput] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def budget(self) -> int:
+        return budget_bytes() if self._budget is None else self._budget
+
+    def get(self, key: tuple) -> CachedOutput | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple, raw: np.ndarray, prepared: Prepared, dense: Dense) -> CachedOutput:
+        entry = CachedOutput(raw=raw, prepared_shape=prepared.batch.shape, image_size=prepared.image_size, valid=prepared.valid, dense=dense)
+        with self._lock:
+            if key in self._entries:
+                self._bytes -= self._entries.pop(key).nbytes
+            if entry.nbytes > self.budget:
+                return entry  # larger than the whole cache: served, not kept
+            self._entries[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self.budget:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return self._bytes
+
+
+CACHE = OutputCache()

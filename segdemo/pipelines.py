@@ -1,0 +1,273 @@
+"""Pre- and postprocessing stages, one small object per model family.
+
+Every model runs the same way (`segdemo.predict`):
+
+    pixels ─ preprocess ─▶ network input ─ network ─▶ raw output ─ postprocess ─▶ dense maps ─ render
+
+- `preprocess(pixels)` turns the canonical uint8 image (`segdemo.images`) into the network's
+  input batch and remembers where the image lies in it (`Prepared`).
+- the network (`segdemo.runtime`) maps that batch to its raw output: the grey map of a binary
+  model, or the class scores of a PSPNet at its own resolution.
+- `postprocess(raw, prepared)` brings the raw output back to the image's resolution (`Dense`):
+  the foreground score per pixel, or the top class and its probability. Nothing here depends on
+  the threshold or the overlay opacity, so `Dense` can be cached and re-rendered at will.
+
+The facts each stage uses (colour mode, means and channel order, resizing and padding policy,
+the size multiple, the network variant) are fields of the pipeline objects, which the registry
+attaches to each model's spec; they are written nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import cv2
+import numpy as np
+
+from segdemo import images
+
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+"""Per-channel means (B, G, R) subtracted from 0–255 photos before the PSPNets (ImageNet's)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A network input and where the image lies in it.
+
+    Attributes:
+        batch: (1, H, W, C) float32, what the network is given.
+        image_size: (height, width) of the image the caller passed.
+        valid: (height, width) of the part of the network's output that covers the image (the
+            rest is padding), in the output's own pixels.
+    """
+
+    batch: np.ndarray
+    image_size: tuple[int, int]
+    valid: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A postprocessed output at the image's resolution, before any threshold.
+
+    Attributes:
+        scores: float32 H×W: the foreground score (binary models) or the top-class
+            probability (multi-class models), in [0, 1].
+        grey: float32 H×W: the network's own grey output (binary models; for the membrane
+            models cells are white and membranes dark, as the lecture shows it); for
+            multi-class models the same as `scores`.
+        labels: int32 H×W top class (multi-class models); None for binary models, whose
+            labels depend on the threshold.
+    """
+
+    scores: np.ndarray
+    grey: np.ndarray
+    labels: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.scores.nbytes + self.grey.nbytes + (0 if self.labels is None else self.labels.nbytes)
+
+
+def resize(array: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """Resizes H×W or H×W×C to (height, width), keeping a trailing channel axis of 1."""
+    resized = cv2.resize(array, (size[1], size[0]), interpolation=interpolation)
+    return resized[..., None] if array.ndim == 3 and resized.ndim == 2 else resized
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+    """Pads the first two axes at the bottom and right, by reflection, up to multiples of `multiple`.
+
+    Reflection rather than zeros keeps the padded border looking like the image, so a
+    fully convolutional network sees no artificial edge there. Crop the result back with
+    `output[:height, :width]`.
+    """
+    height, width = image.shape[:2]
+    extra_rows = -height % multiple
+    extra_cols = -width % multiple
+    if not extra_rows and not extra_cols:
+        return image
+    pad = [(0, extra_rows), (0, extra_cols)] + [(0, 0)] * (image.ndim - 2)
+    # np.pad's reflect needs more pixels than the pad; 'edge' handles tiny images.
+    mode = "reflect" if height > extra_rows and width > extra_cols else "edge"
+    return np.pad(image, pad, mode=mode)
+
+
+def _grey_input(pixels: np.ndarray) -> np.ndarray:
+    """The image as grey float32 in [0, 1] with a channel axis (the eliret and membrane networks' input)."""
+    return (images.to_gray(pixels).astype(np.float32) / 255.0)[..., None]
+
+
+@dataclass(frozen=True)
+class BinaryPipeline:
+    """Grey image in [0, 1] → one sigmoid (or linear) map → foreground score.
+
+    Attributes:
+        name: the pipeline's name, as `predict(..., pipeline=...)` takes it.
+        input_size: (height, width) the network runs at; None for a fully convolutional network
+            that runs at the image's own size.
+        size_multiple: a fully convolutional input is padded (by reflection) to multiples of
+            this: the network's total stride.
+        max_side: a fully convolutional input is downscaled (area averaging) beyond this side,
+            so a phone photo cannot stall the server; results are scaled back.
+        linear_output: the last layer is linear (trained with MSE on 0/1 masks): clip to [0, 1].
+        inverted: the network gives the *background* probability (the membrane models predict
+            "cell interior = 1", as the lecture's); the foreground score is 1 - output.
+    """
+
+    name: str
+    input_size: tuple[int, int] | None = None
+    size_multiple: int = 1
+    max_side: int = 1024
+    linear_output: bool = False
+    inverted: bool = False
+    network_options: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def fully_convolutional(self) -> bool:
+        return self.input_size is None
+
+    def preprocess(self, pixels: np.ndarray) -> Prepared:
+        x = _grey_input(pixels)
+        image_size = x.shape[:2]
+        if self.input_size is not None:
+            # As lecture program 8: resize to the network's input with INTER_AREA, run, resize back.
+            return Prepared(resize(x, self.input_size, cv2.INTER_AREA)[None], image_size, self.input_size)
+        scale = min(1.0, self.max_side / max(image_size))
+        if scale < 1.0:
+            x = resize(x, (max(1, round(image_size[0] * scale)), max(1, round(image_size[1] * scale))), cv2.INTER_AREA)
+        return Prepared(pad_to_multiple(x, self.size_multiple)[None], image_size, x.shape[:2])
+
+    def postprocess(self, raw: np.ndarray, prepared: Prepared) -> Dense:
+        grey = raw[0, : prepared.valid[0], : prepared.valid[1], 0]
+        if grey.shape != prepared.image_size:
+            grey = resize(grey, prepared.image_size, cv2.INTER_LINEAR)
+        grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
+        scores = (1.0 - grey) if self.inverted else grey
+        return Dense(scores=scores, grey=grey)
+
+
+@dataclass(frozen=True)
+class PSPNetPipeline:
+    """Colour photo → mean-subtracted 0–255 input → class probabilities → top class per pixel.
+
+    Attributes:
+        name: "original" or "keras_segmentation".
+        input_size: side of the square network input (473 or 713).
+        letterbox: True keeps the aspect ratio (long side scaled to the input, the rest padded
+            with the mean, i.e. zero after subtraction), as the Caffe evaluation did; False
+            stretches the photo to the square, as the lecture's library does.
+        resize_uint8: resize the 8-bit image before converting it to float (the library's
+            `cv2.resize` on the decoded image); False resizes the float image.
+        rgb_order: feed the channels in RGB order after subtracting the BGR means (the library
+            flips them); False feeds BGR, as Caffe did.
+        upsample_probabilities: True upsamples class probabilities bilinearly to the image
+            before the argmax; False takes the argmax at network resolution and enlarges the
+            labels by nearest neighbour (the library).
+        network_options: builder options of this pipeline's network variant (resize layers
+            with aligned corners or half-pixel centres; which conv3_1 convolution strides).
+        mean_bgr: the means subtracted from the B, G, R channels.
+        max_probability_side: probabilities are upsampled to at most this side (labels are then
+            enlarged by nearest neighbour), so 150 ADE20K classes fit in memory.
+        channel_group: probabilities are upsampled this many channels at a time.
+    """
+
+    name: str
+    input_size: int
+    letterbox: bool
+    resize_uint8: bool
+    rgb_order: bool
+    upsample_probabilities: bool
+    network_options: Mapping[str, object] = field(default_factory=dict)
+    mean_bgr: tuple[float, float, float] = CAFFE_MEAN_BGR
+    max_probability_side: int = 1024
+    channel_group: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "network_options", MappingProxyType(dict(self.network_options)))
+
+    def preprocess(self, pixels: np.ndarray) -> Prepared:
+        bgr = np.ascontiguousarray(images.to_rgb(pixels)[..., ::-1])
+        height, width = bgr.shape[:2]
+        size = self.input_size
+        inner = (size, size)
+        if self.letterbox:
+            scale = size / max(height, width)
+            inner = (max(1, round(height * scale)), max(1, round(width * scale)))
+        source = bgr if self.resize_uint8 else bgr.astype(np.float32)
+        resized = cv2.resize(source, (inner[1], inner[0]), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        network_input = np.zeros((size, size, 3), np.float32)
+        network_input[: inner[0], : inner[1]] = resized - np.float32(self.mean_bgr)
+        if self.rgb_order:
+            network_input = network_input[..., ::-1]
+        return Prepared(np.ascontiguousarray(network_input)[None], (height, width), inner)
+
+    def postprocess(self, raw: np.ndarray, prepared: Prepared) -> Dense:
+        probabilities = raw[0, : prepared.valid[0], : prepared.valid[1]]
+        height, width = prepared.image_size
+        if not self.upsample_probabilities:
+            labels = np.argmax(probabilities, axis=-1).astype(np.int32)
+            scores = np.max(probabilities, axis=-1).astype(np.float32)
+            labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+            scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_NEAREST)
+            return Dense(scores=scores, grey=scores, labels=labels.astype(np.int32))
+        work_scale = min(1.0, self.max_probability_side / max(height, width))
+        work_size = (max(1, round(height * work_scale)), max(1, round(width * work_scale)))
+        labels, scores = self._upsampled_argmax(probabilities, work_size)
+        if work_size != (height, width):
+            labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+            scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_LINEAR)
+        return Dense(scores=scores.astype(np.float32), grey=scores.astype(np.float32), labels=labels.astype(np.int32))
+
+    def _upsampled_argmax(self, probabilities: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Bilinear upsampling of class probabilities, then argmax, a group of channels at a time."""
+        best = np.full(size, -1.0, np.float32)
+        labels = np.zeros(size, np.int32)
+        for start in range(0, probabilities.shape[-1], self.channel_group):
+            group = np.ascontiguousarray(probabilities[..., start : start + self.channel_group])
+            resized = resize(group, size, cv2.INTER_LINEAR)
+            if resized.ndim == 2:
+                resized = resized[..., None]
+            group_best = resized.max(axis=-1)
+            better = group_best > best
+            labels[better] = start + resized.argmax(axis=-1)[better]
+            best[better] = group_best[better]
+        return labels, best
+
+
+def pspnet_pipelines(layers: int, input_size: int) -> tuple[PSPNetPipeline, PSPNetPipeline]:
+    """The two ways of running a published PSPNet.
+
+    - "original": what the weights were trained and evaluated with in Caffe: BGR input minus
+      the means, aspect ratio kept, resize layers with aligned corners, stride on
+      `conv3_1_3x3` in the 101-layer networks, probabilities upsampled before the argmax.
+    - "keras_segmentation": what the lecture's library (keras-segmentation 0.3.0) does: the
+      8-bit photo stretched to the square with `cv2.resize`, then the means subtracted and the
+      channels flipped to RGB, half-pixel resize layers, stride on `conv3_1_1x1_reduce`,
+      argmax at network resolution, labels enlarged by nearest neighbour.
+
+    Args:
+        layers: 50 or 101 (only the 101-layer Caffe networks stride on `conv3_1_3x3`).
+        input_size: side of the square input.
+    """
+    original = PSPNetPipeline(
+        name="original",
+        input_size=input_size,
+        letterbox=True,
+        resize_uint8=False,
+        rgb_order=False,
+        upsample_probabilities=True,
+        network_options={"align_corners": True, "stride_on": "3x3" if layers == 101 else "1x1_reduce"},
+    )
+    library = PSPNetPipeline(
+        name="keras_segmentation",
+        input_size=input_size,
+        letterbox=False,
+        resize_uint8=True,
+        rgb_order=True,
+        upsample_probabilities=False,
+        network_options={"align_corners": False, "stride_on": "1x1_reduce"},
+    )
+    return original, library
