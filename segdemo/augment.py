@@ -17,10 +17,13 @@ Measured on slices 20–24 (16 base filters, 30 epochs of 40 batches of 8): vali
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from segdemo.distortions import LECTURE_DISTORTIONS, Distortions  # noqa: F401  (re-exported)
 
 
 def eliret_layers(seed: int) -> list[keras.layers.Layer]:
@@ -136,15 +139,20 @@ class PairedAugmenter:
         seed: the same seed gives the same sequence of batches.
         output_size: when set, the transformed pairs are then reduced to output_size ×
             output_size (`shrink_pairs`): the transform runs at the input's full resolution.
+        distortions: when given, these ranges replace the preset's transforms, as one affine
+            resampling with reflect fill for either dataset (the augmentation preview's controls).
     """
 
-    def __init__(self, preset: str, seed: int = 7, output_size: int | None = None) -> None:
+    def __init__(self, preset: str, seed: int = 7, output_size: int | None = None, distortions: Distortions | None = None) -> None:
         if preset not in PRESETS:
             raise ValueError(f"Unknown augmentation preset {preset!r}; choose one of {', '.join(PRESETS)}.")
         if output_size is not None and output_size < 1:
             raise ValueError(f"output_size must be positive, got {output_size}.")
+        if distortions is not None and not isinstance(distortions, Distortions):
+            raise ValueError(f"distortions must be a Distortions, got {type(distortions).__name__}.")
         self.preset = preset
-        self.layers = eliret_layers(seed) if preset == "eliret" else []
+        self.distortions = distortions
+        self.layers = eliret_layers(seed) if preset == "eliret" and distortions is None else []
         self.seed = seed
         self.output_size = output_size
 
@@ -158,10 +166,11 @@ class PairedAugmenter:
         masks = tf.convert_to_tensor(masks, tf.float32)
         channels = images.shape[-1]
         stacked = tf.concat([images, masks], axis=-1)
-        if self.preset == "membrane":
+        if self.preset == "membrane" or self.distortions is not None:
             if seeds is None:
                 seeds = np.random.default_rng(self.seed).integers(0, 2**31 - 1, size=(images.shape[0], 2))
-            stacked = random_affine(stacked, tf.cast(seeds, tf.int32), **MEMBRANE_AFFINE)
+            ranges = asdict(self.distortions) if self.distortions is not None else MEMBRANE_AFFINE
+            stacked = random_affine(stacked, tf.cast(seeds, tf.int32), **ranges)
         for layer in self.layers:
             stacked = layer(stacked, training=True)
         images, masks = stacked[..., :channels], stacked[..., channels:]
@@ -198,7 +207,13 @@ def augmented_dataset(
     )
 
 
-def preview(images: np.ndarray, masks: np.ndarray, *, preset: str, seed: int, output_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Augmented copies of a few pairs, for the app's augmentation preview."""
-    augmented_images, augmented_masks = PairedAugmenter(preset, seed, output_size)(images, masks)
+def preview(
+    images: np.ndarray, masks: np.ndarray, *, preset: str, seed: int, output_size: int | None = None, distortions: Distortions | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Augmented copies of a few pairs, for the app's augmentation preview.
+
+    Args:
+        distortions: the ranges to draw from (None: the preset's training transforms).
+    """
+    augmented_images, augmented_masks = PairedAugmenter(preset, seed, output_size, distortions)(images, masks)
     return np.asarray(augmented_images), np.asarray(augmented_masks)

@@ -16,10 +16,25 @@ from segdemo import images, metrics, registry, render
 from segdemo.predict import Prediction, predict
 from segdemo.weights import WeightsMissingError
 
-PANEL = 192  # pixels per panel side in the figure; small images are enlarged without blurring
+PANEL = 180  # pixels per panel side; small images are enlarged without blurring
+GAP = 10
 TOP_MARGIN = 30  # room for the label a web page floats over the figure's top-left corner
-TITLE_WIDTH = 200
 LINE = 18
+TITLE_SIZE = 16
+# Two panels side by side, each model's title and scores on lines above them: 390 px wide,
+# so a phone (390 px) shows the figure at full size, without horizontal scrolling.
+FIGURE_WIDTH = 2 * PANEL + 3 * GAP
+
+# The figure's words; the app passes its own (e.g. Portuguese) with the same keys.
+CAPTIONS = {
+    "input": "input image",
+    "size": "{width} × {height} px",
+    "truth": "ground truth",
+    "no_truth": "no ground truth given",
+    "grey": "grey output",
+    "binary": "binarized output",
+    "missing": "not available: weights missing (see the table)",
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,9 @@ def load_truth(truth) -> np.ndarray:
     return (images.to_gray(images.load(truth)) >= 128).astype(np.float32)
 
 
-def compare(image, model_keys: list[str], threshold: float | None = None, truth=None) -> tuple[np.ndarray, list[ComparisonRow]]:
+def compare(
+    image, model_keys: list[str], threshold: float | None = None, truth=None, *, captions: dict | None = None, titles: dict | None = None
+) -> tuple[np.ndarray, list[ComparisonRow]]:
     """Runs every model in `model_keys` on `image` and returns (figure, rows).
 
     Args:
@@ -48,6 +65,8 @@ def compare(image, model_keys: list[str], threshold: float | None = None, truth=
         threshold: binarization threshold in [0, 1] (None: each model's default).
         truth: optional ground-truth mask in the dataset's own convention (eliret: white =
             object; membrane: white = cell interior, as the lecture's labels).
+        captions: the figure's words (keys of `CAPTIONS`), e.g. in another language.
+        titles: model key -> title drawn in the figure (default: the registry's titles).
 
     Raises:
         ValueError: no model chosen, a bad image or truth, or a model that cannot run.
@@ -76,7 +95,7 @@ def compare(image, model_keys: list[str], threshold: float | None = None, truth=
             mse = metrics.mse(prediction.raw, truth_mask)
             iou = metrics.iou(prediction.labels, foreground_truth)
         rows.append(ComparisonRow(key, spec.title, prediction, mse, iou))
-    return figure(pixels, truth_mask, rows), rows
+    return figure(pixels, truth_mask, rows, captions, titles), rows
 
 
 def table(rows: list[ComparisonRow]) -> list[list]:
@@ -99,48 +118,67 @@ def table(rows: list[ComparisonRow]) -> list[list]:
 TABLE_HEADERS = ["model", "MSE vs truth", "IoU vs truth", "time (ms)", "foreground %", "note"]
 
 
-def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRow]) -> np.ndarray:
-    """Draws the comparison figure as a uint8 RGB array."""
-    cell_width, cell_height = PANEL + 16, PANEL + 2 * LINE + 12
-    canvas = Image.new("RGB", (TITLE_WIDTH + 2 * cell_width, TOP_MARGIN + cell_height * (len(rows) + 1)), "white")
+def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRow], captions: dict | None = None, titles: dict | None = None) -> np.ndarray:
+    """Draws the comparison figure as a uint8 RGB array, `FIGURE_WIDTH` pixels wide.
+
+    On top the input and the truth; below, one block per model: its title, its scores, then its
+    grey and binarized outputs side by side.
+
+    Args:
+        captions: words to use instead of `CAPTIONS` (same keys; missing keys keep the English).
+        titles: model key -> title to draw (default: each row's title).
+    """
+    words = {**CAPTIONS, **(captions or {})}
+    titles = titles or {}
+    heading = LINE + 6  # the model's title line
+    caption_block = LINE + 4  # a panel's caption
+    top_block = TOP_MARGIN + LINE + caption_block + PANEL + GAP
+    model_block = heading + LINE + caption_block + PANEL + GAP
+    canvas = Image.new("RGB", (FIGURE_WIDTH, top_block + model_block * len(rows)), "white")
     draw = ImageDraw.Draw(canvas)
 
-    def put(panel_pixels, column: int, row: int, caption: str) -> None:
-        left, top = TITLE_WIDTH + column * cell_width, TOP_MARGIN + row * cell_height
-        draw.text((left, top + 2), caption, fill="black", font=render.font())
-        canvas.paste(render.panel(panel_pixels, PANEL), (left, top + LINE + 4))
+    def put(panel_pixels, column: int, top: int, caption: str) -> None:
+        left = GAP + column * (PANEL + GAP)
+        draw.text((left, top), caption, fill="black", font=render.font())
+        canvas.paste(render.panel(panel_pixels, PANEL), (left, top + caption_block))
 
-    draw.text((8, TOP_MARGIN + 8), "input", fill="black", font=render.font())
-    draw.text((8, TOP_MARGIN + 8 + LINE), f"{pixels.shape[1]} x {pixels.shape[0]} px", fill=(90, 90, 90), font=render.font())
-    put(pixels, 0, 0, "input image")
+    draw.text((GAP, TOP_MARGIN), words["size"].format(width=pixels.shape[1], height=pixels.shape[0]), fill=(90, 90, 90), font=render.font())
+    put(pixels, 0, TOP_MARGIN + LINE, words["input"])
     if truth is not None:
-        put(render.binary(truth), 1, 0, "ground truth")
+        put(render.binary(truth), 1, TOP_MARGIN + LINE, words["truth"])
     else:
-        draw.text((TITLE_WIDTH + cell_width, TOP_MARGIN + 2), "no ground truth given", fill=(120, 120, 120), font=render.font())
-    for index, row in enumerate(rows, start=1):
-        top = TOP_MARGIN + index * cell_height
-        draw.text((8, top + 8), row.title, fill="black", font=render.font())
+        draw.text((2 * GAP + PANEL, TOP_MARGIN + LINE), words["no_truth"], fill=(120, 120, 120), font=render.font())
+    for index, row in enumerate(rows):
+        top = top_block + index * model_block
+        draw.line([(GAP, top - GAP // 2), (FIGURE_WIDTH - GAP, top - GAP // 2)], fill=(210, 210, 210))
+        draw.text((GAP, top), titles.get(row.key, row.title), fill="black", font=render.font(TITLE_SIZE))
         if row.prediction is None:
-            draw.text((TITLE_WIDTH, top + 8), "not available: weights missing (see the table)", fill=(170, 0, 0), font=render.font())
+            draw.text((GAP, top + heading), words["missing"], fill=(170, 0, 0), font=render.font())
             continue
         details = [f"{row.prediction.seconds * 1000:.1f} ms"]
         if row.iou is not None:
             details = [f"MSE {row.mse:.4f}", f"IoU {row.iou:.3f}", *details]
-        for line, text in enumerate(details, start=1):
-            draw.text((8, top + 8 + line * LINE), text, fill=(60, 60, 60), font=render.font())
-        put(render.grey(row.prediction.raw), 0, index, "grey output")
+        draw.text((GAP, top + heading), "   ".join(details), fill=(60, 60, 60), font=render.font())
+        panels_top = top + heading + LINE
+        put(render.grey(row.prediction.raw), 0, panels_top, words["grey"])
         # Shown in the network's own convention (membrane models: cells white), like the truth.
         binarized = row.prediction.labels
         if registry.get(row.key).default_pipeline.inverted:
             binarized = 1 - binarized
-        put(render.binary(binarized), 1, index, "binarized output")
+        put(render.binary(binarized), 1, panels_top, words["binary"])
     return np.asarray(canvas)
 
 
-def photo_panel(prediction: Prediction, max_side: int = 640) -> np.ndarray:
-    """A photo's overlay with its legend (class colours and area %) on the right."""
+def photo_panel(prediction: Prediction, max_side: int = 640, class_names: dict[str, str] | None = None) -> np.ndarray:
+    """A photo's overlay with its legend (class colours and area %) on the right.
+
+    Args:
+        class_names: English class name -> name to write in the legend (e.g. Portuguese).
+    """
     overlay = np.asarray(render.panel(prediction.overlay, max_side))
-    legend = render.legend(prediction.class_fractions, prediction.classes, prediction.palette)
+    names = class_names or {}
+    fractions = {names.get(name, name): share for name, share in prediction.class_fractions.items()}
+    legend = render.legend(fractions, tuple(names.get(name, name) for name in prediction.classes), prediction.palette)
     height = max(overlay.shape[0], legend.shape[0])
     canvas = np.full((height, overlay.shape[1] + legend.shape[1], 3), 255, np.uint8)
     canvas[: overlay.shape[0], : overlay.shape[1]] = overlay
@@ -148,13 +186,16 @@ def photo_panel(prediction: Prediction, max_side: int = 640) -> np.ndarray:
     return canvas
 
 
-def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str, opacity: float, on_model=None) -> list[tuple]:
+def compare_photos(
+    image, model_keys: list[str], threshold: float, pipeline: str, opacity: float, on_model=None, class_names=None
+) -> list[tuple]:
     """Runs several multi-class models on one photo: [(title, panel, prediction)], or
     (title, None, WeightsMissingError) for a model whose weights are not available.
 
     Args:
         on_model: optional callback(index, count, title) called before each model runs
             (the app shows it as progress: the large networks take seconds each on a CPU).
+        class_names: optional callable(classes) -> {English name: name to draw in the legend}.
     """
     if not model_keys:
         raise ValueError("Choose at least one model.")
@@ -169,5 +210,5 @@ def compare_photos(image, model_keys: list[str], threshold: float, pipeline: str
         except WeightsMissingError as error:
             results.append((spec.title, None, error))
             continue
-        results.append((spec.title, photo_panel(prediction), prediction))
+        results.append((spec.title, photo_panel(prediction, class_names=class_names(spec.classes) if class_names else None), prediction))
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -14,7 +15,11 @@ FONT_SIZE = 14
 
 @lru_cache(maxsize=4)
 def font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
-    """Pillow's bundled scalable font (readable on a projector, unlike the 8-px bitmap one)."""
+    """DejaVu Sans, shipped in segdemo/fonts (Pillow's bundled scalable font has no accented
+    letters: Portuguese captions came out with boxes); Pillow's font if the file is missing."""
+    bundled = Path(__file__).parent / "fonts" / "DejaVuSans.ttf"
+    if bundled.is_file():
+        return ImageFont.truetype(str(bundled), size=size)
     return ImageFont.load_default(size=size)
 UNLABELLED_NAME = "unlabelled"
 

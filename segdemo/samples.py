@@ -288,8 +288,16 @@ def augmentation_pairs(preset: str, count: int = PREVIEW_PAIRS) -> tuple[np.ndar
     raise ValueError(f"Unknown dataset {preset!r} for the augmentation preview; choose eliret or membrane.")
 
 
-def augmentation_preview(preset: str, seed: int, count: int = PREVIEW_PAIRS) -> np.ndarray:
-    """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure."""
+def augmentation_preview(
+    preset: str, seed: int, count: int = PREVIEW_PAIRS, distortions=None, column_titles: list[str] | None = None
+) -> np.ndarray:
+    """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure.
+
+    Args:
+        distortions: a `segdemo.augment.Distortions` (one range per distortion); None: the
+            preset's training transforms.
+        column_titles: the four column titles (e.g. translated); None: English.
+    """
     from segdemo import render, runtime
 
     runtime.import_tensorflow()  # one thread at a time: the app's warm-up may be importing it too
@@ -298,7 +306,7 @@ def augmentation_preview(preset: str, seed: int, count: int = PREVIEW_PAIRS) -> 
     images, masks = augmentation_pairs(preset, count)
     # Membrane pairs are shown as the network sees them: transformed at 512×512, then reduced.
     output_size = registry.get("membrane_unet").input_size[0] if preset == "membrane" else None
-    augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed, output_size=output_size)
+    augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed, output_size=output_size, distortions=distortions)
     if output_size is not None:
         images, masks = (np.asarray(array) for array in augment.shrink_pairs(images, masks, output_size))
     cells = [
@@ -310,4 +318,4 @@ def augmentation_preview(preset: str, seed: int, count: int = PREVIEW_PAIRS) -> 
         ]
         for i in range(len(images))
     ]
-    return render.grid(cells, ["original image", "original mask", "augmented image", "augmented mask"])
+    return render.grid(cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"])

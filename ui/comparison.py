@@ -1,0 +1,152 @@
+"""The comparison block the first three tabs share: image, optional truth, models, threshold,
+one button; the figure (grey and binarized outputs per model), a note and a table of scores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from segdemo import compare, registry, samples
+from ui import common, i18n, messages
+from ui.common import UploadedImage
+from ui.i18n import t
+
+STRINGS = i18n.register(
+    {
+        "sd_cmp_truth": ("Ground-truth mask (optional)", "Saída ideal / máscara verdadeira (opcional)"),
+        "sd_cmp_button": ("Compare", "Comparar"),
+        "sd_cmp_figure": ("Input, truth and, per model, grey and binarized outputs", "Entrada, saída ideal e, por modelo, saídas em níveis de cinza e binarizada"),
+        "sd_cmp_table": ("Scores", "Resultados"),
+        "sd_cmp_threshold": ("Threshold (the lecture binarizes at 0.5)", "Limiar (a aula binariza em 0,5)"),
+        "sd_cmp_about_models": ("What each model is", "O que é cada modelo"),
+        # Words drawn into the figure (segdemo.compare.CAPTIONS keys).
+        "sd_fig_input": ("input image", "imagem de entrada"),
+        "sd_fig_size": ("{width} × {height} px", "{width} × {height} px"),
+        "sd_fig_truth": ("ground truth", "saída ideal"),
+        "sd_fig_no_truth": ("no ground truth given", "sem saída ideal"),
+        "sd_fig_grey": ("grey output", "saída em níveis de cinza"),
+        "sd_fig_binary": ("binarized output", "saída binarizada"),
+        "sd_fig_missing": ("not available: weights missing (see the table)", "indisponível: faltam os pesos (veja a tabela)"),
+        # Table headers (compare.TABLE_HEADERS order).
+        "sd_tab_model": ("model", "modelo"),
+        "sd_tab_mse": ("MSE vs truth", "MSE x saída ideal"),
+        "sd_tab_iou": ("IoU vs truth", "IoU x saída ideal"),
+        "sd_tab_ms": ("time (ms)", "tempo (ms)"),
+        "sd_tab_fg": ("foreground %", "% de primeiro plano"),
+        "sd_tab_note": ("note", "observação"),
+        "sd_cmp_padded": (
+            "sides not divisible by {multiple}: padded (reflection) to {padded_width}×{padded_height}, output cropped back",
+            "lados não divisíveis por {multiple}: completada por reflexão (padding) até {padded_width}×{padded_height}, saída recortada de volta",
+        ),
+        "sd_cmp_resized": (
+            "resized to {size}×{size} for the network, output resized back",
+            "redimensionada para {size}×{size} para a rede, saída redimensionada de volta",
+        ),
+    }
+)
+
+CAPTION_KEYS = {"input": "sd_fig_input", "size": "sd_fig_size", "truth": "sd_fig_truth", "no_truth": "sd_fig_no_truth",
+                "grey": "sd_fig_grey", "binary": "sd_fig_binary", "missing": "sd_fig_missing"}
+HEADER_KEYS = ("sd_tab_model", "sd_tab_mse", "sd_tab_iou", "sd_tab_ms", "sd_tab_fg", "sd_tab_note")
+
+
+def captions(language: str) -> dict[str, str]:
+    """The figure's words in `language`."""
+    return {name: i18n.text(key, language) for name, key in CAPTION_KEYS.items()}
+
+
+def headers(language: str) -> list[str]:
+    """The results table's headers in `language`."""
+    return [i18n.text(key, language) for key in HEADER_KEYS]
+
+
+def row_note(row: compare.ComparisonRow, language: str) -> str:
+    """What the app did to the image for this model (padding, resizing), or why it could not run."""
+    if row.prediction is None:
+        return messages.translate(row.error or "", language)
+    spec = registry.get(row.key)
+    height, width = row.prediction.labels.shape
+    multiple = getattr(spec.default_pipeline, "size_multiple", 1)  # PSPNet pipelines have none
+    if spec.fully_convolutional and multiple > 1 and (height % multiple or width % multiple):
+        padded_height, padded_width = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+        return i18n.text("sd_cmp_padded", language, multiple=multiple, padded_width=padded_width, padded_height=padded_height)
+    if spec.input_size is not None and (height, width) != tuple(spec.input_size):
+        return i18n.text("sd_cmp_resized", language, size=spec.input_size[0])
+    return ""
+
+
+def run(image, truth, model_keys, threshold, language: str, threshold_to_library: Callable[[float], float] = float):
+    """Runs the comparison and returns (figure PNG, table) in `language`."""
+    if image is None:
+        raise common.error("sd_no_image", language)
+    keys = list(model_keys or [])
+    with common.user_errors(language):
+        value = threshold_to_library(threshold) if isinstance(threshold, (int, float)) else threshold
+        figure, rows = compare.compare(
+            image, keys, value, truth, captions=captions(language), titles={key: common.model_title(key, language) for key in keys}
+        )
+    table = compare.table(rows)
+    for row, cells in zip(rows, table):
+        cells[0] = common.model_title(row.key, language)
+        cells[-1] = row_note(row, language)
+    return common.png_file(figure), common.table(table, headers(language))
+
+
+@dataclass(frozen=True)
+class ComparisonSettings:
+    """What differs between the comparison tabs.
+
+    Attributes:
+        model_keys: the models offered, in order.
+        default_keys: the models ticked at the start.
+        examples: shipped examples (segdemo.samples.Example) for gr.Examples.
+        examples_label: translation key of the examples' title.
+        threshold_label: translation key of the threshold slider's label.
+        api_name: the event's name in the API.
+        threshold_to_library: the slider's value -> the library's threshold (membranes: the
+            slider follows the lecture's `qp >= limiar`, the library thresholds the membrane score).
+    """
+
+    model_keys: list[str]
+    default_keys: list[str]
+    examples: list[samples.Example]
+    examples_label: str
+    api_name: str
+    threshold_label: str = "sd_cmp_threshold"
+    threshold_to_library: Callable[[float], float] = float
+
+
+def build(settings: ComparisonSettings) -> None:
+    """Lays out the comparison block inside the current tab and wires its button.
+
+    Args:
+        settings: the models, examples, labels and API name of this tab.
+    """
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=300):
+            image = UploadedImage(label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=240)
+            truth = UploadedImage(label=t("sd_cmp_truth"), type="filepath", image_mode=None, sources=["upload"], height=160)
+            models = gr.CheckboxGroup(common.model_choices(settings.model_keys), value=settings.default_keys, label=t("sd_models"))
+            with gr.Accordion(t("sd_cmp_about_models"), open=True):
+                common.model_descriptions(settings.model_keys)
+            threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t(settings.threshold_label))
+            button = gr.Button(t("sd_cmp_button"), variant="primary")
+        with gr.Column(scale=1, min_width=300):
+            figure = gr.Image(label=t("sd_cmp_figure"), format="png", interactive=False)
+            table = gr.Dataframe(headers=compare.TABLE_HEADERS, label=t("sd_cmp_table"), interactive=False, visible=False, wrap=True)
+    if settings.examples:
+        common.examples(
+            [[str(example.image), str(example.mask) if example.mask else None] for example in settings.examples],
+            inputs=[image, truth],
+            label=t(settings.examples_label),
+            examples_per_page=12,
+        )
+
+    def handler(image, truth, model_keys, threshold, request: gr.Request):
+        return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library)
+
+    handler.__name__ = f"run_{settings.api_name}"
+    event = button.click(handler, [image, truth, models, threshold], [figure, table], api_name=settings.api_name, concurrency_id="inference")
+    common.show_after(event, table)

@@ -1,0 +1,72 @@
+"""Portuguese for the messages `segdemo` raises (its ValueErrors stay English in the library).
+
+Each entry is a regular expression matched against the whole English message and the
+Portuguese text, which may reuse the expression's named groups. A message no entry matches is
+shown as it is, in English: a translation that guessed would be worse than the original.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ui.i18n import PORTUGUESE
+
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"No image was given\.", "Nenhuma imagem foi enviada."),
+    (r"No image file at (?P<path>.+)\.", "Não há arquivo de imagem em {path}."),
+    (r"(?P<name>.+) is empty \(0 bytes\)\.", "{name} está vazio (0 bytes)."),
+    (r"(?P<name>.+) is (?P<size>[\d.]+) MB; the limit is (?P<limit>\d+) MB\.", "{name} tem {size} MB; o limite é {limit} MB."),
+    (r"(?P<name>.+) has too many pixels \(limit (?P<limit>\d+) megapixels\)\.", "{name} tem pixels demais (limite de {limit} megapixels)."),
+    (
+        r"(?P<name>.+) could not be decoded: it looks truncated or corrupt \((?P<detail>.*)\)\.",
+        "Não foi possível decodificar {name}: o arquivo parece truncado ou corrompido ({detail}).",
+    ),
+    (
+        r"(?P<name>.+) is not an image this app can read \(supported: (?P<formats>.+)\)\.",
+        "{name} não é uma imagem que este app consiga ler (formatos aceitos: {formats}).",
+    ),
+    (r"The image is empty \(0 pixels\)\.", "A imagem está vazia (0 pixels)."),
+    (r"The image has (?P<mp>\d+) megapixels; the limit is (?P<limit>\d+)\.", "A imagem tem {mp} megapixels; o limite é {limit}."),
+    (r"The image array is empty \(shape (?P<shape>.+)\)\.", "O array da imagem está vazio (formato {shape})."),
+    (
+        r"Unsupported image shape (?P<shape>.+): expected H×W, H×W×1, H×W×3 or H×W×4\.",
+        "Formato de imagem não suportado {shape}: esperado H×W, H×W×1, H×W×3 ou H×W×4.",
+    ),
+    (r"The image contains NaN or infinite values\.", "A imagem contém valores NaN ou infinitos."),
+    (
+        r"32-bit integer images are not supported; save the image with 8 or 16 bits\.",
+        "Imagens de inteiros de 32 bits não são suportadas; salve a imagem com 8 ou 16 bits.",
+    ),
+    (r"Unsupported pixel type (?P<dtype>.+): use uint8, uint16 or floats in \[0, 1\]\.", "Tipo de pixel não suportado {dtype}: use uint8, uint16 ou floats em [0, 1]."),
+    (r"Choose at least one model to compare\.", "Escolha pelo menos um modelo para comparar."),
+    (r"Choose at least one model\.", "Escolha pelo menos um modelo."),
+    (
+        r"The ground truth is (?P<tw>\d+)×(?P<th>\d+) but the image is (?P<iw>\d+)×(?P<ih>\d+)\.",
+        "A saída ideal (ground truth) tem {tw}×{th}, mas a imagem tem {iw}×{ih}.",
+    ),
+    (r"The threshold must be in \[0, 1\], got (?P<value>.+)\.", "O limiar deve estar em [0, 1]; recebido {value}."),
+    (r"The threshold must be a number in \[0, 1\], got (?P<value>.+)\.", "O limiar deve ser um número em [0, 1]; recebido {value}."),
+    (r"The opacity must be in \[0, 1\], got (?P<value>.+)\.", "A opacidade deve estar em [0, 1]; recebido {value}."),
+    (r"Unknown model (?P<key>.+)\. Known models: (?P<known>.+)\.", "Modelo desconhecido {key}. Modelos conhecidos: {known}."),
+    (
+        r"The weights of (?P<title>.+?) are missing: (?P<rest>.+)",
+        "Os pesos de {title} não estão neste servidor: {rest}",
+    ),
+    (
+        r"The membrane dataset is not on this machine (?P<rest>.*)",
+        "O conjunto de dados de membranas não está nesta máquina {rest}",
+    ),
+)
+
+_COMPILED = tuple((re.compile(pattern, re.DOTALL), portuguese) for pattern, portuguese in _PATTERNS)
+
+
+def translate(message: str, language: str) -> str:
+    """`message` (an English segdemo message) in `language`; unchanged when it has no translation."""
+    if language != PORTUGUESE:
+        return message
+    for pattern, portuguese in _COMPILED:
+        match = pattern.fullmatch(message)
+        if match:
+            return portuguese.format(**match.groupdict())
+    return message
