@@ -13,6 +13,8 @@ from PIL import Image
 
 from app_server import AppDidNotStart, running_app
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture(scope="module")
 def app_url(data_dir, tmp_path_factory):
@@ -116,3 +118,58 @@ def test_augmentation_preview_right_after_start(tmp_path):
     with Image.open(figure_path) as figure:
         assert figure.format == "PNG" and figure.size[0] > 400
     assert next_seed == 4
+
+
+def test_a_portuguese_browser_gets_portuguese_tables_and_errors(app_url, eliret_dir, tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("not an image at all")
+    portuguese = Client(app_url, verbose=False, headers={"Accept-Language": "pt-BR,pt;q=0.9,en;q=0.8"})
+    with pytest.raises(Exception, match="Escolha pelo menos um modelo para comparar"):
+        portuguese.predict(handle_file(str(eliret_dir / "075x.png")), None, [], 0.5, api_name="/compare")
+    with pytest.raises(Exception, match="não é uma imagem"):
+        portuguese.predict(handle_file(str(fake)), "unet", 0.5, api_name="/predict")
+    _, table = portuguese.predict(handle_file(str(eliret_dir / "maior1x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large")
+    assert table["headers"][:3] == ["modelo", "MSE x saída ideal", "IoU x saída ideal"]
+    assert table["data"][0][0] == "FCN + aumento de dados"
+    # The same request from a client without a language: English.
+    _, table = Client(app_url, verbose=False).predict(handle_file(str(eliret_dir / "maior1x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large")
+    assert table["headers"][0] == "model" and table["data"][0][0] == "FCN + augmentation"
+
+
+def test_sizes_that_do_not_divide_by_8_are_padded_and_the_table_says_so(client, tmp_path):
+    odd = tmp_path / "odd.png"
+    Image.fromarray(np.random.default_rng(4).integers(0, 256, (75, 90), dtype=np.uint8)).save(odd)
+    figure_path, table = client.predict(handle_file(str(odd)), None, ["fcn", "unet"], 0.5, api_name="/compare")
+    assert all("96×80" in row[-1] and "8" in row[-1] for row in table["data"])
+    even = tmp_path / "even.png"
+    Image.fromarray(np.zeros((80, 96), np.uint8)).save(even)
+    _, table = client.predict(handle_file(str(even)), None, ["fcn"], 0.5, api_name="/compare")
+    assert table["data"][0][-1] == ""
+
+
+def test_membrane_threshold_follows_the_lecture(client):
+    """qp >= threshold is cell interior: a lower threshold leaves fewer membrane pixels."""
+    slice_path = ROOT / "examples" / "membrane" / "slice_20.png"
+    membrane_share = {}
+    for threshold in (0.2, 0.8):
+        _, table = client.predict(handle_file(str(slice_path)), None, ["membrane_unet"], threshold, api_name="/compare_membrane")
+        membrane_share[threshold] = table["data"][0][4]
+    assert membrane_share[0.2] < membrane_share[0.8]
+
+
+def grid_cell(figure: Image.Image, row: int, column: int, size: int = 128, gap: int = 8, caption: int = 18) -> np.ndarray:
+    """One cell of segdemo.render.grid's figure."""
+    left, top = gap + column * (size + gap), caption + gap + row * (size + gap)
+    return np.asarray(figure.convert("L"))[top : top + size, left : left + size]
+
+
+@pytest.mark.parametrize("dataset", ["eliret", "membrane"])
+def test_augmentation_preview_with_one_control_per_distortion(client, dataset):
+    still_path, next_seed = client.predict(dataset, 5, 0, 0.0, 0, 0.0, False, api_name="/augmentation_preview")
+    rotated_path, _ = client.predict(dataset, 5, 45, 0.0, 0, 0.0, False, api_name="/augmentation_preview")
+    assert next_seed == 6
+    with Image.open(still_path) as still, Image.open(rotated_path) as rotated:
+        # All distortions off: each augmented image is its original; rotation alone moves them.
+        assert np.array_equal(grid_cell(still, 0, 0), grid_cell(still, 0, 2))
+        assert np.array_equal(grid_cell(still, 0, 1), grid_cell(still, 0, 3))
+        assert not np.array_equal(grid_cell(rotated, 0, 0), grid_cell(rotated, 0, 2))

@@ -1,0 +1,79 @@
+"""One range per distortion (the augmentation preview's controls): each on its own or together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segdemo import samples
+from segdemo.distortions import LECTURE_DISTORTIONS, Distortions
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """The shipped eliret training pairs (no dataset needed), 32×32."""
+    return samples.augmentation_pairs("eliret", 4)
+
+
+def augment(pairs, distortions, seed=3):
+    from segdemo.augment import preview
+
+    images, masks = pairs
+    return preview(images, masks, preset="eliret", seed=seed, distortions=distortions)
+
+
+def test_all_off_is_the_identity(pairs):
+    images, masks = pairs
+    augmented_images, augmented_masks = augment(pairs, Distortions())
+    np.testing.assert_allclose(augmented_images, images, atol=1e-6)
+    assert np.array_equal(augmented_masks, masks)
+
+
+def test_flip_alone_mirrors_or_keeps_each_pair_exactly(pairs):
+    images, masks = pairs
+    augmented_images, augmented_masks = augment(pairs, Distortions(horizontal_flip=True), seed=11)
+    mirrored = 0
+    for index in range(len(images)):
+        same = np.allclose(augmented_images[index], images[index], atol=1e-6)
+        flipped = np.allclose(augmented_images[index], images[index][:, ::-1], atol=1e-6)
+        assert same or flipped, index
+        assert np.array_equal(augmented_masks[index], masks[index] if same else masks[index][:, ::-1])
+        mirrored += flipped and not same
+    assert mirrored >= 1
+
+
+@pytest.mark.parametrize(
+    "one",
+    [Distortions(rotation_degrees=30), Distortions(shift=0.3), Distortions(shear_degrees=30), Distortions(zoom=0.3)],
+    ids=["rotation", "shift", "shear", "zoom"],
+)
+def test_each_distortion_alone_changes_image_and_mask_together(pairs, one):
+    images, masks = pairs
+    augmented_images, augmented_masks = augment(pairs, one)
+    assert not np.allclose(augmented_images, images, atol=1e-3)
+    assert set(np.unique(augmented_masks)) <= {0.0, 1.0}
+    # Same transform for both: transforming the masks as "images" gives the masks' result.
+    as_images, _ = augment((masks, masks), one)
+    assert np.array_equal(np.asarray(as_images) >= 0.5, augmented_masks > 0)
+
+
+def test_lecture_settings():
+    assert LECTURE_DISTORTIONS["eliret"] == Distortions(shift=0.7, horizontal_flip=True)
+    assert LECTURE_DISTORTIONS["membrane"].horizontal_flip is False  # as the lecture's aug_dict for membranes
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"rotation_degrees": -1}, {"shift": 1.5}, {"zoom": float("nan")}, {"shear_degrees": "10"}, {"horizontal_flip": 1}],
+)
+def test_bad_ranges_are_refused(arguments):
+    with pytest.raises(ValueError):
+        Distortions(**arguments)
+
+
+def test_preview_figure_for_both_datasets_with_chosen_distortions():
+    for dataset in ("eliret", "membrane"):
+        still = samples.augmentation_preview(dataset, 1, distortions=Distortions())
+        moved = samples.augmentation_preview(dataset, 1, distortions=Distortions(rotation_degrees=40, zoom=0.3))
+        assert still.shape == moved.shape and still.dtype == np.uint8
+        assert not np.array_equal(still, moved)
