@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from segdemo import images, registry, render, runtime
+from segdemo import images, maps, registry, render, runtime
 from segdemo.output_cache import CACHE, CachedOutput, image_digest
 from segdemo.registry import BINARY, ModelSpec
 
@@ -144,9 +144,11 @@ def render_prediction(
         labels = (dense.scores >= threshold).astype(np.int32)
     else:
         labels = dense.labels.astype(np.int32)  # a copy: the cached labels stay as they are
-        labels[dense.scores < threshold] = render.UNLABELLED
+        if threshold > 0.0:  # scores are probabilities: nothing lies below 0
+            labels[dense.scores < threshold] = render.UNLABELLED
     fractions = render.class_fractions(labels, spec.classes)
-    overlay = render.overlay(images.to_rgb(pixels), labels, spec.palette, opacity, skip_background=spec.task == BINARY)
+    # maps.overlay: render.overlay's pixels, fast enough to re-render a 1280×853 photo live.
+    overlay = maps.overlay(images.to_rgb(pixels), labels, spec.palette, opacity, skip_background=spec.task == BINARY)
     return Prediction(
         model=spec.key,
         labels=labels,
