@@ -7,7 +7,7 @@ To add a tab: write a module with `STRINGS = i18n.register({...})` and `build()`
 
 from __future__ import annotations
 
-from ui.tabs import api, augmentation, fcn_unet, large_images, membranes, photos
+from ui.tabs import api, augmentation, fcn_unet, inside, large_images, membranes, photos
 
 # The lecture's order: figure 8, the large images, the membranes, PSPNet, augmentation, then the API.
-ORDER = (fcn_unet, large_images, membranes, photos, augmentation, api)
+ORDER = (fcn_unet, large_images, membranes, photos, augmentation, api, inside)
