@@ -1030,62 +1030,90 @@ def training_figures(key: str) -> dict:
     return {}
 
 
-def _diagram_nodes(infos: list[LayerInfo]) -> list[tuple[str, tuple[int, ...], str, int]]:
-    """(label, shape, role, layers folded in) per box of the diagram: pass-through layers join
-    the box before them; PSPNet's residual units join into one box per stage."""
+def _diagram_nodes(infos: list[LayerInfo]) -> tuple[list[tuple[str, tuple[int, ...], str, int]], dict[str, int]]:
+    """(label, shape, role, layers folded in) per box of the diagram, and each layer's box:
+    pass-through layers join the box before them; PSPNet's residual units one box per stage."""
     nodes: list[list] = []
+    box_of: dict[str, int] = {}
+
+    branch_boxes: dict[str, int] = {}
+
+    def join(info: LayerInfo, index: int = -1) -> None:
+        index = index % len(nodes)
+        nodes[index][1], nodes[index][3] = info.shape, nodes[index][3] + 1
+        box_of[info.name] = index
+
+    def start(label: str, info: LayerInfo, units: int = 0) -> None:
+        nodes.append([label, info.shape, info.role, 1, units])
+        box_of[info.name] = len(nodes) - 1
+
     for info in infos:
         stage = re.match(r"^(conv[2-5])_(\d+)", info.name)
-        if stage and not info.name.startswith("conv5_3_pool") and not info.name.startswith("conv5_4"):
+        if stage and not info.name.startswith(("conv5_3_pool", "conv5_4", PYRAMID_CONCAT)):
             label = f"{stage.group(1)}_x"
             if nodes and nodes[-1][0].startswith(label):
-                nodes[-1][1], nodes[-1][3] = info.shape, nodes[-1][3] + 1
+                join(info)
                 units = max(int(stage.group(2)), int(nodes[-1][4]))
-                nodes[-1][0], nodes[-1][4] = f"{label} ({units} units)", units
-                continue
-            nodes.append([f"{label} (1 units)", info.shape, info.role, 1, 1])
-            continue
-        if info.kind in _PASS_THROUGH or (info.name.startswith("conv1_") and nodes and nodes[-1][0].startswith("stem")):
-            if nodes:
-                nodes[-1][1], nodes[-1][3] = info.shape, nodes[-1][3] + 1
-            continue
-        if info.name.startswith("conv1_"):
-            nodes.append(["stem conv1", info.shape, info.role, 1, 0])
-            continue
-        if info.name.startswith("conv5_3_pool"):
+                nodes[-1][0], nodes[-1][4] = f"{label} ({units} residual units)", units
+            else:
+                start(f"{label} (1 residual unit)", info, 1)
+        elif info.kind in _PASS_THROUGH and nodes:
+            join(info)
+        elif info.name.startswith("conv1_"):
+            join(info) if nodes and nodes[-1][0].startswith("stem") else start("stem conv1_1–conv1_3", info)
+        elif info.name.startswith("conv5_3_pool"):
             bins = re.match(r"conv5_3_pool(\d+)", info.name).group(1)
-            label = f"pool {bins}×{bins}"
-            if nodes and nodes[-1][0] == label:
-                nodes[-1][1], nodes[-1][3] = info.shape, nodes[-1][3] + 1
-                continue
-            nodes.append([label, info.shape, info.role, 1, 0])
-            continue
-        nodes.append([info.name if info.kind != "InputLayer" else "input", info.shape, info.role, 1, 0])
-    return [(label, tuple(shape), role, count) for label, shape, role, count, _ in nodes]
+            # The branches' layers come interleaved (every pooling, then every convolution, ...).
+            if bins in branch_boxes:
+                join(info, branch_boxes[bins])
+            else:
+                start(f"pool {bins}×{bins} → conv → resize", info)
+                branch_boxes[bins] = len(nodes) - 1
+        else:
+            start(info.name if info.kind != "InputLayer" else "input", info)
+    return [(label, tuple(shape), role, count) for label, shape, role, count, _ in nodes], box_of
 
 
 def diagram(infos: list[LayerInfo]) -> np.ndarray:
     """The network as a column of boxes, one per layer (pass-through layers folded in, PSPNet's
     residual units one box per stage): each box's width grows with the map's side, its colour says
-    encoder / bottleneck / decoder / skip / pyramid, and its text gives the output shape."""
-    nodes = _diagram_nodes(infos)
-    box_height, gap, width = 30, 6, 560
+    encoder / bottleneck / decoder / skip / pyramid, its text gives the output shape, and a green
+    line on the left joins each skip connection to the encoder map it brings over."""
+    nodes, box_of = _diagram_nodes(infos)
+    box_height, gap, width, margin = 30, 6, 600, 48
     largest = max(max(shape[0], shape[1]) for _, shape, _, _ in nodes)
     canvas = Image.new("RGB", (width, 34 + len(nodes) * (box_height + gap)), "white")
     draw = ImageDraw.Draw(canvas)
     left = 8
-    for index, role in enumerate(ROLES):
+    for role in ROLES:
         draw.rectangle([left, 8, left + 14, 22], fill=ROLE_COLOURS[role], outline="black")
         draw.text((left + 18, 8), role, fill="black", font=render.font(12))
         left += 24 + int(render.font(12).getlength(role))
+    lefts = []
     for index, (label, shape, role, _) in enumerate(nodes):
         top = 34 + index * (box_height + gap)
         side = max(shape[0], shape[1])
-        box_width = 120 + int(220 * np.log2(max(side, 1)) / max(np.log2(max(largest, 2)), 1))
-        left = (width - 200 - box_width) // 2
+        box_width = 150 + int(220 * np.log2(max(side, 1)) / max(np.log2(max(largest, 2)), 1))
+        left = margin + (width - margin - 190 - box_width) // 2
+        lefts.append(left)
         draw.rectangle([left, top, left + box_width, top + box_height], fill=ROLE_COLOURS.get(role, (220, 220, 220)), outline="black")
         draw.text((left + 6, top + 8), label, fill="black", font=render.font(13))
-        draw.text((width - 190, top + 8), "×".join(str(value) for value in shape), fill="black", font=render.font(13))
+        draw.text((width - 180, top + 8), "×".join(str(value) for value in shape), fill="black", font=render.font(13))
+    lane = 0
+    for info in infos:
+        if info.role != "skip":
+            continue
+        target = box_of[info.name]
+        for source in info.inputs:
+            origin = box_of.get(source)
+            if origin is None or origin >= target - 1:
+                continue
+            x = 8 + 8 * (lane % 5)
+            lane += 1
+            y0 = 34 + origin * (box_height + gap) + box_height // 2
+            y1 = 34 + target * (box_height + gap) + box_height // 2
+            draw.line([(lefts[origin], y0), (x, y0), (x, y1), (lefts[target], y1)], fill=ROLE_COLOURS["skip"][:2] + (60,), width=3)
+            draw.polygon([(lefts[target], y1), (lefts[target] - 8, y1 - 5), (lefts[target] - 8, y1 + 5)], fill=(40, 140, 60))
     return np.asarray(canvas)
 
 

@@ -24,9 +24,10 @@ ROLE_NAMES = {
     "pyramid": ("pyramid pooling", "pirâmide de pooling"),
 }
 
+TITLE_KEY, INTRO_KEY = "sd_inside_tab", "sd_inside_intro"  # for the browser test (see ui/tabs/__init__.py)
 STRINGS = i18n.register(
     {
-        "sd_inside_tab": ("7 · Look inside", "7 · Por dentro da rede"),
+        "sd_inside_tab": ("6 · Look inside", "6 · Por dentro da rede"),
         "sd_inside_intro": (
             ("**Look inside the networks.** What each layer computes for your image, why skip connections matter, what "
             "PSPNet's pyramid pooling adds, what the building blocks of the lecture do to a few pixels, and what each model costs. "
@@ -315,7 +316,7 @@ def _feature_part() -> None:
         with gr.Column(scale=2, min_width=300):
             picture = gr.Image(label=t("sd_inside_fm_picture"), format="png", interactive=False)
             summary = gr.JSON(label=t("sd_inside_fm_json"), open=False)
-    common.examples(_example_images(), inputs=[image], label=t("sd_inside_examples"))
+    common.examples(_example_images(), inputs=[image], label=t("sd_inside_examples"), elem_id="inside-fm-examples")
     model.change(layer_choices, model, layer, api_visibility="private", concurrency_id="inference")
     button.click(run_feature_maps, [image, model, layer], [picture, summary], api_name="feature_maps", concurrency_id="inference")
 
@@ -328,7 +329,7 @@ def _feature_part() -> None:
         with gr.Column(scale=2, min_width=300):
             skip_picture = gr.Image(label=t("sd_inside_skip_picture"), format="png", interactive=False)
             skip_summary = gr.JSON(visible=False)
-    common.examples(_example_images()[::-1], inputs=[skip_image], label=t("sd_inside_examples"))
+    common.examples(_example_images()[::-1], inputs=[skip_image], label=t("sd_inside_examples"), elem_id="inside-skip-examples")
     skip_button.click(run_skip_comparison, [skip_image, pair], [skip_picture, skip_summary], api_name="skip_comparison", concurrency_id="inference")
     return model, layer
 
@@ -351,7 +352,7 @@ def _pyramid_part() -> None:
             summary = gr.JSON(label=t("sd_inside_pyr_json"), open=False)
     photos = samples.photos()
     if photos:
-        common.examples([[str(item.image)] for item in photos[:6]], inputs=[photo], label=t("sd_inside_pyr_examples"))
+        common.examples([[str(item.image)] for item in photos[:6]], inputs=[photo], label=t("sd_inside_pyr_examples"), elem_id="inside-pyramid-examples")
     event = button.click(run_pyramid, [photo, model, pipeline, off], [branches, maps, table, summary], api_name="pyramid", concurrency_id="inference")
     common.show_after(event, table)
 
