@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from segdemo import registry, runtime, settings, weights
+from segdemo.output_cache import CACHE
 
 
 def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
@@ -14,12 +15,13 @@ def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
 
 
 def report() -> dict:
-    """{"status": "ok", "offline": bool, "models": {key: {"title", "loaded", "weights"}}}; nothing is
-    loaded, downloaded or hashed."""
+    """{"status": "ok", "offline": bool, "models": {key: {"title", "loaded", "weights"}}, "output_cache":
+    {"hits", "misses", "entries"}}; nothing is loaded, downloaded or hashed. A cache miss is one network run."""
     loaded = {name.split(":")[0] for name in runtime.loaded_keys()}
     offline = settings.get().offline
     models = {
         key: {"title": spec.title, "loaded": key in loaded, "weights": weights_state(spec, offline)}
         for key, spec in registry.REGISTRY.items()
     }
-    return {"status": "ok", "offline": offline, "models": models}
+    output_cache = {"hits": CACHE.hits, "misses": CACHE.misses, "entries": len(CACHE)}
+    return {"status": "ok", "offline": offline, "models": models, "output_cache": output_cache}
