@@ -64,14 +64,6 @@ def binary(labels: np.ndarray) -> np.ndarray:
     return np.where(labels > 0, 255, 0).astype(np.uint8)
 
 
-def colour_labels(labels: np.ndarray, palette) -> np.ndarray:
-    """Each pixel in its class colour; unlabelled pixels black."""
-    colours = np.asarray(palette, dtype=np.uint8)
-    result = colours[np.clip(labels, 0, len(colours) - 1)]
-    result[labels < 0] = 0
-    return result
-
-
 def legend(fractions: dict[str, float], classes: tuple[str, ...], palette, max_rows: int = 12, width: int = 260) -> np.ndarray:
     """A legend image: a colour swatch, the class name and its area %, largest classes first."""
     colour_of = dict(zip(classes, palette))

@@ -33,10 +33,14 @@ def assert_readable(message: str, keyword: str) -> None:
     assert not any(marker in message.lower() for marker in GENERIC_ERROR_MARKERS), message
 
 
-def test_the_corpus_is_big_enough(corpus):
-    assert len(corpus) >= 20
-    assert sum(case.expects_result for case in corpus.values()) >= 8
-    assert sum(not case.expects_result for case in corpus.values()) >= 8
+def test_every_builder_writes_its_own_file(corpus):
+    assert list(corpus) == list(bad_inputs.NAMES) and len(set(bad_inputs.NAMES)) == len(bad_inputs.NAMES)
+    assert len({case.path for case in corpus.values()}) == len(corpus)  # no case overwrites another's file
+    for name, case in corpus.items():
+        assert case.path.is_file(), name
+        # A case expects either a result of a known shape or an error, never both or neither.
+        assert (case.shape is not None) == case.expects_result, name
+    assert {case.expects_result for case in corpus.values()} == {True, False}
 
 
 # --- the library -----------------------------------------------------------------------------

@@ -11,12 +11,15 @@ from PIL import Image
 from segdemo import architectures, registry
 from train import eliret as train_eliret
 from train import membrane as train_membrane
+from train import plots
 from train.__main__ import main as train_main
 
 
 @pytest.mark.parametrize("key", ["fcn", "unet", "unet_aug"])
 def test_a_few_eliret_epochs_write_loadable_weights(key, eliret_dir, tmp_path):
-    results = train_eliret.main([key, "--epochs", "2", "--output", str(tmp_path), "--data-dir", str(eliret_dir), "--progress-every", "1"])
+    results = train_eliret.main(
+        [key, "--epochs", "2", "--output", str(tmp_path), "--data-dir", str(eliret_dir), "--progress-every", "1"]
+    )
     spec = registry.get(key)
     model = architectures.build(spec.architecture, **spec.arch_kwargs)
     model.load_weights(tmp_path / spec.weights_file)
@@ -26,7 +29,10 @@ def test_a_few_eliret_epochs_write_loadable_weights(key, eliret_dir, tmp_path):
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_loss"]) == 2
     assert 0.0 <= metrics["test"]["mse"] <= 1.0 and metrics["large"]["count"] >= 2
     with Image.open(tmp_path / f"{key}.loss.png") as plot:
-        assert plot.size == (720, 440)
+        pixels = np.asarray(plot.convert("RGB")).reshape(-1, 3)
+    # Both curves are drawn across the plot (the legend's swatches alone are 90 pixels each).
+    for name, colour in plots.COLOURS.items():
+        assert (pixels == colour).all(axis=1).sum() > 300, name
 
 
 def test_resume_continues_the_history(eliret_dir, tmp_path):
@@ -46,8 +52,21 @@ def test_resume_without_weights_is_a_clear_error(eliret_dir, tmp_path):
 
 def test_membrane_smoke_run(membrane_dir, tmp_path):
     results = train_membrane.main(
-        ["membrane_noskip", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4",
-         "--output", str(tmp_path), "--data-dir", str(membrane_dir)]
+        [
+            "membrane_noskip",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--batch-size",
+            "2",
+            "--base-filters",
+            "4",
+            "--output",
+            str(tmp_path),
+            "--data-dir",
+            str(membrane_dir),
+        ]
     )
     model = architectures.build("membrane_unet", base_filters=4, skip_connections=False)
     model.load_weights(tmp_path / "membrane_noskip.weights.h5")
@@ -59,12 +78,17 @@ def test_membrane_smoke_run(membrane_dir, tmp_path):
 def test_python_dash_m_train_refuses_pretrained_and_unknown_models():
     with pytest.raises(ValueError, match="Unknown model"):
         train_main(["nonsense"])
+    for key in registry.keys("pspnet"):
+        with pytest.raises(SystemExit, match=f"{key} is a pretrained model"):
+            train_main([key, "--epochs", "1"])
 
 
 def test_training_is_reproducible_with_a_seed(eliret_dir, tmp_path):
     runs = []
     for name in ("a", "b"):
-        train_eliret.main(["fcn", "--epochs", "1", "--seed", "3", "--output", str(tmp_path / name), "--data-dir", str(eliret_dir)])
+        train_eliret.main(
+            ["fcn", "--epochs", "1", "--seed", "3", "--output", str(tmp_path / name), "--data-dir", str(eliret_dir)]
+        )
         model = architectures.build("fcn")
         model.load_weights(tmp_path / name / "fcn.weights.h5")
         runs.append(model.get_weights())
