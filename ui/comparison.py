@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from segdemo import compare, registry, samples
-from ui import common, i18n, messages
+from ui import common, i18n, maps_panel, messages
 from ui.common import UploadedImage
 from ui.i18n import t
 
@@ -150,3 +150,4 @@ def build(settings: ComparisonSettings) -> None:
     handler.__name__ = f"run_{settings.api_name}"
     event = button.click(handler, [image, truth, models, threshold], [figure, table], api_name=settings.api_name, concurrency_id="inference")
     common.show_after(event, table)
+    maps_panel.attach(event, [image, truth, models, threshold], settings.threshold_to_library, settings.model_keys)

@@ -1,0 +1,212 @@
+"""Interactive results in a real browser (Debian's Chromium, Playwright): two PSPNets side by side
+with live legends, a legend click that highlights, a threshold move that re-renders without a
+network run (the output cache's misses in /health stay put), a download, and the error map of a
+comparison with a ground truth.
+
+The PSPNets have random weights written in the published layout into a temporary weights folder
+(the published files cannot be downloaded here); what is tested does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_server import running_app
+from PIL import Image
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Page, expect, sync_playwright
+
+from segdemo import architectures, registry
+from tests.legacy_h5_writer import write_legacy_weights
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-sync",
+]
+PSPNETS = ("pspnet_voc", "pspnet_ade20k")
+RESULT_TIMEOUT_MS = 600_000  # two full-size PSPNets load and run on a busy 2-core CPU
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    import keras
+
+    folder = tmp_path_factory.mktemp("published")
+    for key in PSPNETS:
+        spec = registry.get(key)
+        keras.utils.set_random_seed(1)
+        write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
+        patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        # Gradio's example cache of this random-weight app stays out of the checkout's .gradio/.
+        patch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("examples")))
+        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
+            yield app.url
+
+
+@pytest.fixture()
+def page(app_url):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True)
+            page = context.new_page()
+            page.goto(app_url)
+            yield page
+        finally:
+            browser.close()
+
+
+def output_cache(app_url: str) -> dict:
+    with urllib.request.urlopen(app_url + "health", timeout=10) as response:
+        return json.load(response)["output_cache"]
+
+
+def screenshot(page: Page, name: str, tmp_path: Path, element=None) -> None:
+    """A screenshot, copied to $SEGDEMO_SCREENSHOT_DIR when set (the README's pictures)."""
+    path = tmp_path / name
+    (element or page).screenshot(path=str(path))
+    if os.environ.get("SEGDEMO_SCREENSHOT_DIR"):
+        Path(os.environ["SEGDEMO_SCREENSHOT_DIR"]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(os.environ["SEGDEMO_SCREENSHOT_DIR"]) / name)
+
+
+def street_photo(path: Path) -> Path:
+    """A 320×214 'street': sky, buildings, road, with noise."""
+    rng = np.random.default_rng(5)
+    image = np.zeros((214, 320, 3), np.int16)
+    image[:70] = (120, 170, 230)
+    image[70:140] = (150, 120, 100)
+    image[140:] = (90, 90, 95)
+    image[90:130, 40:110] = (200, 30, 30)
+    Image.fromarray(np.clip(image + rng.integers(-25, 25, image.shape), 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def legend_items(page: Page, key: str):
+    return page.locator(f"#sd-view-{key} .legend-item")
+
+
+def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url, tmp_path):
+    page.get_by_role("tab", name="4 · PSPNet on photos").click()
+    photo = street_photo(tmp_path / "street.png")
+    # The photo tab's upload: the file input inside the block labelled "Your photo".
+    block = page.get_by_test_id("block-label").filter(has_text=re.compile(r"^\s*Your photo\s*$"))
+    block.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]").locator(
+        "input[type=file]"
+    ).set_input_files(str(photo))
+    models = page.get_by_role("group").filter(has=page.get_by_role("checkbox", name=registry.get("pspnet_voc").title, exact=True))
+    for key in PSPNETS:
+        models.get_by_role("checkbox", name=registry.get(key).title, exact=True).check()
+    page.get_by_role("button", name="Segment", exact=True).click()
+
+    for key in PSPNETS:
+        expect(legend_items(page, key).first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    # Side by side on a laptop: one row, the VOC view left of the ADE20K view.
+    voc, ade = (page.locator(f"#sd-view-{key}").bounding_box() for key in PSPNETS)
+    assert abs(voc["y"] - ade["y"]) < 5 and voc["x"] + voc["width"] <= ade["x"] + 1
+    # Each legend entry: a name, its area % and its mean confidence.
+    first_entry = legend_items(page, "pspnet_ade20k").first.inner_text()
+    assert re.search(r"\d+\.\d % · conf\. 0\.\d\d", first_entry), first_entry
+    screenshot(page, "results_photos.png", tmp_path)
+
+    # A legend click highlights that class: its mask stays, the others fade out.
+    legend_items(page, "pspnet_ade20k").nth(0).click()
+    masks = page.locator("#sd-view-pspnet_ade20k img.mask")
+    expect(masks.nth(0)).to_have_class(re.compile(r"\bactive\b"))
+    if masks.count() > 1:
+        expect(masks.nth(1)).to_have_class(re.compile(r"\binactive\b"))
+        assert masks.nth(1).evaluate("img => getComputedStyle(img).opacity") == "0"
+
+    # A threshold move re-renders from the cache: no new network run.
+    before = output_cache(app_url)
+    legend_before = legend_items(page, "pspnet_ade20k").all_inner_texts()
+    number = page.get_by_label("number input for Leave a pixel unlabelled when its class probability is below")
+    number.fill("0.9")
+    number.press("Enter")
+    number.blur()
+    deadline = time.monotonic() + 120
+    while legend_items(page, "pspnet_ade20k").all_inner_texts() == legend_before and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert legend_items(page, "pspnet_ade20k").all_inner_texts() != legend_before, "the legend did not change"
+    after = output_cache(app_url)
+    assert after["misses"] == before["misses"], (before, after)
+    assert after["hits"] > before["hits"]
+
+    # Download: the label map is an 8-bit PNG of the photo's size holding class indices (255: unlabelled).
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Label map (8-bit PNG)").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    labels = Image.open(io.BytesIO(saved.read_bytes()))
+    assert labels.mode == "L" and labels.size == (320, 214)
+    values = np.asarray(labels)
+    assert ((values < 21) | (values == 255)).all()  # the slider's network is VOC: 21 classes
+
+
+def test_error_map_with_a_ground_truth(page, tmp_path):
+    page.get_by_role("tab", name="1 · FCN vs U-Net").click()
+    examples = page.get_by_text("eliret test images of figure 8", exact=False).first
+    expect(examples).to_be_visible()
+    rows = examples.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    rows.locator("button, tr, td").filter(has=page.locator("img")).first.click()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    gallery = (
+        page.locator(".block")
+        .filter(has=page.get_by_test_id("block-label").filter(has_text="Binarized output and map, per model"))
+        .first
+    )
+    captions = gallery.get_by_text(re.compile(r"error map: true positive \d"))
+    expect(captions.first).to_be_attached(timeout=RESULT_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"Legend.*true positive"))).to_be_visible()
+    screenshot(page, "results_error_map.png", tmp_path)
+
+
+def wait_for_new_legend(page: Page, key: str, previous: list[str]) -> list[str]:
+    deadline = time.monotonic() + RESULT_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        texts = legend_items(page, key).all_inner_texts() if legend_items(page, key).count() else []
+        if texts and texts != previous:
+            return texts
+        page.wait_for_timeout(250)
+    pytest.fail(f"the {key} view did not change")
+
+
+def test_a_photo_example_is_computed_once(page, app_url):
+    """Examples go through Gradio's lazy example cache: the first click on an example runs the
+    network once; clicking it again later runs nothing (not even a re-render)."""
+    page.get_by_role("tab", name="4 · PSPNet on photos").click()
+    label = page.get_by_text("Photos for Pascal VOC 2012 (people, animals)", exact=True)
+    block = label.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    thumbnails = block.locator("img")
+    start = output_cache(app_url)
+    thumbnails.nth(0).click()
+    first = wait_for_new_legend(page, "pspnet_voc", [])
+    thumbnails.nth(1).click()
+    wait_for_new_legend(page, "pspnet_voc", first)
+    after_two = output_cache(app_url)
+    assert after_two["misses"] == start["misses"] + 2  # one network run per example
+    thumbnails.nth(0).click()
+    assert wait_for_new_legend(page, "pspnet_voc", legend_items(page, "pspnet_voc").all_inner_texts()) == first
+    assert output_cache(app_url) == after_two  # served from Gradio's example cache: no network, no render
