@@ -62,7 +62,6 @@ def build_app() -> gr.Blocks:
         with gr.Tabs(overflow_behavior="wrap"):
             for tab in ORDER:
                 tab.build()
-        demo.load(None, js=i18n.load_js())
     # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
     # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
     demo.queue(default_concurrency_limit=1, max_size=settings.get().queue_size)
@@ -90,6 +89,7 @@ def main() -> None:
         css=CSS,
     )
     demo.app.add_api_route("/health", health_route, methods=["GET"])
+    i18n.install(demo.app)  # the language switch and ?lang=... act before Gradio starts in the browser
     # Load TensorFlow and the small models in the background: the page is up at once and
     # the first comparison does not wait for them.
     threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()

@@ -289,7 +289,7 @@ def augmentation_pairs(preset: str, count: int = PREVIEW_PAIRS) -> tuple[np.ndar
 
 
 def augmentation_preview(
-    preset: str, seed: int, count: int = PREVIEW_PAIRS, distortions=None, column_titles: list[str] | None = None
+    preset: str, seed: int, count: int = PREVIEW_PAIRS, distortions=None, column_titles: list[str] | None = None, cell_size: int = 128
 ) -> np.ndarray:
     """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure.
 
@@ -297,6 +297,7 @@ def augmentation_preview(
         distortions: a `segdemo.augment.Distortions` (one range per distortion); None: the
             preset's training transforms.
         column_titles: the four column titles (e.g. translated); None: English.
+        cell_size: the side of each picture in the figure, in pixels (wider titles need more).
     """
     from segdemo import render, runtime
 
@@ -318,4 +319,4 @@ def augmentation_preview(
         ]
         for i in range(len(images))
     ]
-    return render.grid(cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"])
+    return render.grid(cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"], size=cell_size)

@@ -159,8 +159,10 @@ def test_membrane_threshold_follows_the_lecture(client):
     assert membrane_share[0.2] < membrane_share[0.8]
 
 
-def grid_cell(figure: Image.Image, row: int, column: int, size: int = 128, gap: int = 8, caption: int = 18) -> np.ndarray:
-    """One cell of segdemo.render.grid's figure."""
+def grid_cell(figure: Image.Image, row: int, column: int, gap: int = 8, caption: int = 18) -> np.ndarray:
+    """One cell of segdemo.render.grid's figure, as the preview tab draws it."""
+    from ui.tabs.augmentation import CELL as size
+
     left, top = gap + column * (size + gap), caption + gap + row * (size + gap)
     return np.asarray(figure.convert("L"))[top : top + size, left : left + size]
 

@@ -9,10 +9,10 @@ Gradio translates only some properties in the browser (label, info, value, choic
 messages, table headers and text drawn into images are built by the handlers at run time, in the
 language `language(request)` returns for the request.
 
-The switch: Gradio's own frontend exports `changeLocale`; the switch's JavaScript imports that
-module (already loaded, so it is the same instance), changes the locale at once and stores the
-choice in a cookie, which the handlers read (it wins over the browser's Accept-Language) and
-which is applied again on the next visit. `?lang=pt-BR` or `?lang=en` in the address does the same.
+The switch stores the choice in a cookie and reloads the page; a script at the top of the page
+(`HEAD_SCRIPT`, added by `install`) presents the chosen language to Gradio as the browser's before
+Gradio starts, and the handlers read the same cookie (it wins over the browser's Accept-Language).
+`?lang=pt-BR` or `?lang=en` in the address does the same, so a teacher can share a link.
 """
 
 from __future__ import annotations
@@ -110,30 +110,79 @@ def build(tables: Iterable[Table] = ()) -> gr.I18n:
     return gr.I18n(en=english, pt=portuguese, **{"pt-BR": portuguese})
 
 
-# The browser side of the switch. `changeLocale` is exported by Gradio's core module, which the
-# page has already loaded; importing its URL again returns the same module, so the page's own
-# translation store changes. The cookie tells the handlers (and the next visit) the choice.
-_CORE_MODULE_JS = """
-const findCore = () => performance.getEntriesByType('resource').map((entry) => entry.name)
-    .find((name) => /\\/assets\\/core-[^/]*\\.js$/.test(name));
-const applyLocale = async (locale) => {
-    document.cookie = `COOKIE=${locale}; path=/; max-age=31536000; SameSite=Lax`;
-    const url = findCore();
-    if (url) { (await import(url)).changeLocale(locale); }
-};
-""".replace("COOKIE", COOKIE)
+# The browser side of the choice. Gradio picks its locale once, from navigator.language, when the
+# page starts; its changeLocale() later re-translates only some of what is already on the page (the
+# other tabs' names and Gradio's own upload texts stay as they were). So the choice is made before
+# Gradio starts: this script, put at the top of the page's <head> by `LocaleScript`, reads ?lang=...
+# or the switch's cookie and presents that language as the browser's. Nothing from the request is
+# written into the page: the script only ever chooses between the two fixed locales.
+HEAD_SCRIPT = """<script>(function () {
+  var asked = new URLSearchParams(window.location.search).get('lang');
+  var stored = document.cookie.split('; ').filter(function (item) { return item.indexOf('COOKIE=') === 0; })[0];
+  var choice = asked || (stored ? stored.split('=')[1] : '');
+  if (!choice) { return; }
+  var locale = choice.toLowerCase().indexOf('pt') === 0 ? 'pt-BR' : 'en';
+  if (asked) { document.cookie = 'COOKIE=' + locale + '; path=/; max-age=31536000; SameSite=Lax'; }
+  Object.defineProperty(navigator, 'language', { get: function () { return locale; } });
+  Object.defineProperty(navigator, 'languages', { get: function () { return [locale]; } });
+})();</script>""".replace("COOKIE", COOKIE)
 
 
 def switch_js(locale: str) -> str:
-    """JavaScript for a button that switches the page to `locale` ("pt-BR" or "en")."""
-    return f"async () => {{ {_CORE_MODULE_JS} await applyLocale('{locale}'); }}"
-
-
-def load_js() -> str:
-    """JavaScript run when the page loads: applies ?lang=... or the stored choice, if any."""
-    return f"""async () => {{ {_CORE_MODULE_JS}
-    const asked = new URLSearchParams(window.location.search).get('lang');
-    const stored = document.cookie.split('; ').find((item) => item.startsWith('{COOKIE}='));
-    const locale = asked ? (asked.toLowerCase().startsWith('pt') ? 'pt-BR' : 'en') : (stored ? stored.split('=')[1] : null);
-    if (locale) {{ await applyLocale(locale); }}
+    """JavaScript for a button that switches the page to `locale` ("pt-BR" or "en"): it stores the
+    choice in the cookie (which the handlers read too) and reloads the page."""
+    return f"""() => {{
+    document.cookie = '{COOKIE}={locale}; path=/; max-age=31536000; SameSite=Lax';
+    const address = new URL(window.location.href);
+    address.searchParams.delete('lang');
+    window.location.replace(address.toString());
 }}"""
+
+
+class LocaleScript:
+    """ASGI wrapper that puts `HEAD_SCRIPT` at the top of the <head> of the app's page ("/").
+
+    Args:
+        app: the ASGI application to wrap (the Gradio app's middleware stack).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        parts: list[bytes] = []
+
+        async def rewrite(message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body" or not start:
+                await send(message)
+                return
+            parts.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(parts)
+            headers = [(name, value) for name, value in start["headers"] if name.lower() != b"content-length"]
+            is_html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+            encoded = any(name.lower() == b"content-encoding" for name, _ in headers)
+            if is_html and not encoded and b"<head>" in body:
+                body = body.replace(b"<head>", b"<head>" + HEAD_SCRIPT.encode(), 1)
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
+
+
+def install(app) -> None:
+    """Wraps a running Gradio (FastAPI) app with `LocaleScript`.
+
+    Starlette builds its middleware stack on the first request and refuses new middleware after
+    that, so the built stack itself is wrapped; requests already under way are not affected.
+    """
+    stack = app.middleware_stack or app.build_middleware_stack()
+    app.middleware_stack = LocaleScript(stack)

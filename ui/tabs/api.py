@@ -10,9 +10,10 @@ from ui import common, i18n
 from ui.common import UploadedImage
 from ui.i18n import t
 
+TITLE_KEY, INTRO_KEY = "sd_api_tab", "sd_api_intro"
 STRINGS = i18n.register(
     {
-        "sd_api_tab": ("6 · API", "6 · API"),
+        "sd_api_tab": ("8 · API", "8 · API"),
         "sd_api_intro": (
             ("**One model on one image**, which is also the app's API: the endpoint `/predict` takes an image, a model key and a "
             "threshold, and returns the overlay (PNG) and a JSON summary (class fractions, seconds, size). From Python, with "
@@ -23,14 +24,16 @@ STRINGS = i18n.register(
         ),
         "sd_api_example": (
             ("```python\nfrom gradio_client import Client, handle_file\n\n"
-            "client = Client(\"https://…\")  # the address of this page\n"
-            "overlay_png, summary = client.predict(handle_file(\"image.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
+            "client = Client(\"https://…\")  # this page's address\n"
+            "overlay_png, summary = client.predict(\n"
+            "    handle_file(\"image.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
             "print(summary[\"class_fractions\"])\n```\n"
             "The model keys: {keys}. The comparisons are `/compare` (tab 1), `/compare_large`, `/compare_membrane`; "
             "the photos `/photos`; the augmentation preview `/augmentation_preview` (see *Use via API* at the bottom of the page)."),
             ("```python\nfrom gradio_client import Client, handle_file\n\n"
             "client = Client(\"https://…\")  # o endereço desta página\n"
-            "overlay_png, summary = client.predict(handle_file(\"imagem.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
+            "overlay_png, summary = client.predict(\n"
+            "    handle_file(\"imagem.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
             "print(summary[\"class_fractions\"])\n```\n"
             "As chaves dos modelos: {keys}. As comparações são `/compare` (aba 1), `/compare_large`, `/compare_membrane`; "
             "as fotos, `/photos`; a prévia do aumento de dados, `/augmentation_preview` (veja *Usar via API* no rodapé da página)."),
@@ -57,8 +60,8 @@ def run_single(image, model_key, threshold, request: gr.Request):
 def build() -> None:
     """The tab: the endpoint explained with an example, then its own small form."""
     keys = list(registry.REGISTRY)
-    with gr.Tab(t("sd_api_tab"), id="api"):
-        gr.Markdown(t("sd_api_intro"))
+    with gr.Tab(t(TITLE_KEY), id="api"):
+        gr.Markdown(t(INTRO_KEY))
         listed = ", ".join(f"`{key}`" for key in keys)
         i18n.register({"sd_api_example_keys": (i18n.text("sd_api_example", "en", keys=listed), i18n.text("sd_api_example", "pt", keys=listed))})
         gr.Markdown(t("sd_api_example_keys"))

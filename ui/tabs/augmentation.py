@@ -9,6 +9,7 @@ from segdemo.distortions import LECTURE_DISTORTIONS, Distortions
 from ui import common, i18n
 from ui.i18n import t
 
+TITLE_KEY, INTRO_KEY = "sd_aug_tab", "sd_aug_intro"
 STRINGS = i18n.register(
     {
         "sd_aug_tab": ("5 · Augmentation", "5 · Aumento de dados"),
@@ -45,6 +46,7 @@ STRINGS = i18n.register(
 )
 
 COLUMN_KEYS = ("sd_aug_col_image", "sd_aug_col_mask", "sd_aug_col_aug_image", "sd_aug_col_aug_mask")
+CELL = 160  # pixels per picture: room for the longest column title ("máscara aumentada")
 NO_DISTORTION = Distortions()
 
 
@@ -70,15 +72,15 @@ def new_augmentation_sample(
         values = [default if value is None else value for value, default in zip((rotation, shift, shear, zoom, horizontal_flip), defaults)]
         distortions = Distortions(float(values[0]), float(values[1]), float(values[2]), float(values[3]), bool(values[4]))
         figure = samples.augmentation_preview(
-            dataset, int(seed), distortions=distortions, column_titles=[i18n.text(key, language) for key in COLUMN_KEYS]
+            dataset, int(seed), distortions=distortions, column_titles=[i18n.text(key, language) for key in COLUMN_KEYS], cell_size=CELL
         )
     return common.png_file(figure), int(seed) + 1
 
 
 def build() -> None:
     """The tab: dataset, one control per distortion, seed; the figure of original and augmented pairs."""
-    with gr.Tab(t("sd_aug_tab"), id="augmentation"):
-        gr.Markdown(t("sd_aug_intro"))
+    with gr.Tab(t(TITLE_KEY), id="augmentation"):
+        gr.Markdown(t(INTRO_KEY))
         rotation_0, shift_0, shear_0, zoom_0, flip_0 = lecture_settings("eliret")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
@@ -94,7 +96,8 @@ def build() -> None:
                 seed = gr.Number(value=1, precision=0, label=t("sd_aug_seed"))
                 button = gr.Button(t("sd_aug_button"), variant="primary")
             with gr.Column(scale=1, min_width=300):
-                preview = gr.Image(label=t("sd_aug_preview"), format="png", interactive=False)
+                # No floating label: it would cover the figure's first column title.
+                preview = gr.Image(label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview")
     controls = [rotation, shift, shear, zoom, flip]
     # Choosing a dataset or the lecture's button sets the controls to the lecture's values for it.
     dataset.change(lecture_settings, dataset, controls, api_visibility="private", queue=False)

@@ -8,6 +8,7 @@ from segdemo import registry, samples
 from ui import comparison, i18n
 from ui.i18n import t
 
+TITLE_KEY, INTRO_KEY = "sd_fcn_unet_tab", "sd_fcn_unet_intro"
 STRINGS = i18n.register(
     {
         "sd_fcn_unet_tab": ("1 · FCN vs U-Net", "1 · FCN × U-Net"),
@@ -34,8 +35,8 @@ DEFAULT_MODELS = ["fcn", "unet"]
 
 def build() -> None:
     """The tab: intro, then the comparison block on the lecture's test images (API name `compare`)."""
-    with gr.Tab(t("sd_fcn_unet_tab"), id="fcn_unet"):
-        gr.Markdown(t("sd_fcn_unet_intro"))
+    with gr.Tab(t(TITLE_KEY), id="fcn_unet"):
+        gr.Markdown(t(INTRO_KEY))
         comparison.build(
             comparison.ComparisonSettings(
                 model_keys=[key for key in MODELS if key in registry.REGISTRY],

@@ -8,6 +8,7 @@ from segdemo import registry, samples
 from ui import comparison, i18n
 from ui.i18n import t
 
+TITLE_KEY, INTRO_KEY = "sd_large_tab", "sd_large_intro"
 STRINGS = i18n.register(
     {
         "sd_large_tab": ("2 · Large images", "2 · Imagens grandes"),
@@ -34,8 +35,8 @@ MODELS = ["fcn", "fcn_aug", "unet", "unet_aug"]
 
 def build() -> None:
     """The tab: intro, then the comparison block on the large images (API name `compare_large`)."""
-    with gr.Tab(t("sd_large_tab"), id="large_images"):
-        gr.Markdown(t("sd_large_intro"))
+    with gr.Tab(t(TITLE_KEY), id="large_images"):
+        gr.Markdown(t(INTRO_KEY))
         keys = [key for key in MODELS if key in registry.REGISTRY]
         comparison.build(
             comparison.ComparisonSettings(

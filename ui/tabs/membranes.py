@@ -8,6 +8,7 @@ from segdemo import registry, samples
 from ui import comparison, i18n
 from ui.i18n import t
 
+TITLE_KEY, INTRO_KEY = "sd_membranes_tab", "sd_membranes_intro"
 STRINGS = i18n.register(
     {
         "sd_membranes_tab": ("3 · Membranes", "3 · Membranas"),
@@ -49,8 +50,8 @@ def build() -> None:
     Every membrane model of the registry is offered and ticked; one whose weights are not on the
     server is skipped, and the table says why.
     """
-    with gr.Tab(t("sd_membranes_tab"), id="membranes"):
-        gr.Markdown(t("sd_membranes_intro"))
+    with gr.Tab(t(TITLE_KEY), id="membranes"):
+        gr.Markdown(t(INTRO_KEY))
         keys = registry.keys("membrane")
         comparison.build(
             comparison.ComparisonSettings(
