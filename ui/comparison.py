@@ -17,7 +17,7 @@ STRINGS = i18n.register(
     {
         "sd_cmp_truth": ("Ground-truth mask (optional)", "Saída ideal / máscara verdadeira (opcional)"),
         "sd_cmp_button": ("Compare", "Comparar"),
-        "sd_cmp_figure": ("Input, truth and, per model, grey and binarized outputs", "Entrada, saída ideal e, por modelo, saídas em níveis de cinza e binarizada"),
+        "sd_cmp_figure": ("Input and outputs per model", "Entrada e saídas por modelo"),
         "sd_cmp_table": ("Scores", "Resultados"),
         "sd_cmp_threshold": ("Threshold (the lecture binarizes at 0.5)", "Limiar (a aula binariza em 0,5)"),
         "sd_cmp_about_models": ("What each model is", "O que é cada modelo"),
@@ -135,13 +135,14 @@ def build(settings: ComparisonSettings) -> None:
             button = gr.Button(t("sd_cmp_button"), variant="primary")
         with gr.Column(scale=1, min_width=300):
             figure = gr.Image(label=t("sd_cmp_figure"), format="png", interactive=False)
-            table = gr.Dataframe(headers=compare.TABLE_HEADERS, label=t("sd_cmp_table"), interactive=False, visible=False, wrap=True)
+            table = gr.Dataframe(headers=compare.TABLE_HEADERS, label=t("sd_cmp_table"), interactive=False, visible=False)
     if settings.examples:
         common.examples(
             [[str(example.image), str(example.mask) if example.mask else None] for example in settings.examples],
             inputs=[image, truth],
             label=t(settings.examples_label),
             examples_per_page=12,
+            elem_id=f"{settings.api_name}-examples",
         )
 
     def handler(image, truth, model_keys, threshold, request: gr.Request):
