@@ -600,10 +600,11 @@ def _colour_labels(labels: np.ndarray, palette) -> np.ndarray:
 
 
 def _titled(pixels: np.ndarray, title: str, size: int) -> np.ndarray:
+    """A picture fitted in a size×size box with its title below (above, Gradio puts its label)."""
     tile = render.panel(pixels, size)
-    canvas = Image.new("RGB", (size, size + 24), "white")
-    canvas.paste(tile, ((size - tile.width) // 2, 24))
-    ImageDraw.Draw(canvas).text((4, 3), title, fill="black", font=render.font(14))
+    canvas = Image.new("RGB", (size, tile.height + 24), "white")
+    canvas.paste(tile, ((size - tile.width) // 2, 0))
+    ImageDraw.Draw(canvas).text((4, tile.height + 4), title, fill="black", font=render.font(14))
     return np.asarray(canvas)
 
 

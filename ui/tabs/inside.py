@@ -1,4 +1,4 @@
-"""Tab 7: look inside the networks (issue 14): feature maps and skip connections, PSPNet's pyramid
+"""Tab 6: look inside the networks (issue 14): feature maps and skip connections, PSPNet's pyramid
 pooling module and dilated convolutions, the lecture's building blocks, and model cards.
 
 Everything is computed by `segdemo.inside` from the real models; this module only lays out the
@@ -307,7 +307,7 @@ def _example_images() -> list[list[str]]:
 
 def _feature_part() -> None:
     gr.Markdown(t("sd_inside_fm_intro"))
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="inside-fm-row"):
         with gr.Column(scale=1, min_width=300):
             image = UploadedImage(label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=220)
             model = gr.Dropdown(common.model_choices(FEATURE_KEYS), value=DEFAULT_FEATURE_MODEL, label=t("sd_model"))
@@ -315,7 +315,8 @@ def _feature_part() -> None:
             button = gr.Button(t("sd_inside_fm_button"), variant="primary")
         with gr.Column(scale=2, min_width=300):
             picture = gr.Image(label=t("sd_inside_fm_picture"), format="png", interactive=False)
-            summary = gr.JSON(label=t("sd_inside_fm_json"), open=False)
+            with gr.Accordion(t("sd_inside_fm_json"), open=False):
+                summary = gr.JSON(show_label=False)
     common.examples(_example_images(), inputs=[image], label=t("sd_inside_examples"), elem_id="inside-fm-examples")
     model.change(layer_choices, model, layer, api_visibility="private", concurrency_id="inference")
     button.click(run_feature_maps, [image, model, layer], [picture, summary], api_name="feature_maps", concurrency_id="inference")
@@ -337,7 +338,7 @@ def _feature_part() -> None:
 def _pyramid_part() -> None:
     pspnet_keys = registry.keys("pspnet")
     gr.Markdown(t("sd_inside_pyr_intro"))
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="inside-pyramid-row"):
         with gr.Column(scale=1, min_width=300):
             photo = UploadedImage(label=t("sd_inside_photo"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=240)
             model = gr.Dropdown(common.model_choices(pspnet_keys), value=pspnet_keys[0], label=t("sd_model"))
@@ -349,7 +350,8 @@ def _pyramid_part() -> None:
             branches = gr.Image(label=t("sd_inside_branches"), format="png", interactive=False)
             maps = gr.Image(label=t("sd_inside_maps"), format="png", interactive=False)
             table = gr.Dataframe(headers=["off", "pixels", "%"], label=t("sd_inside_changes"), interactive=False, visible=False)
-            summary = gr.JSON(label=t("sd_inside_pyr_json"), open=False)
+            with gr.Accordion(t("sd_inside_pyr_json"), open=False):
+                summary = gr.JSON(show_label=False)
     photos = samples.photos()
     if photos:
         common.examples([[str(item.image)] for item in photos[:6]], inputs=[photo], label=t("sd_inside_pyr_examples"), elem_id="inside-pyramid-examples")
@@ -364,7 +366,8 @@ def _pyramid_part() -> None:
             rf_button = gr.Button(t("sd_inside_rf_button"), variant="primary")
         with gr.Column(scale=2, min_width=300):
             rf_picture = gr.Image(label=t("sd_inside_rf_picture"), format="png", interactive=False)
-            rf_summary = gr.JSON(label=t("sd_inside_rf_json"), open=False)
+            with gr.Accordion(t("sd_inside_rf_json"), open=False):
+                rf_summary = gr.JSON(show_label=False)
     rf_button.click(run_receptive_field, [photo, model, pipeline, row, column], [rf_picture, rf_summary], api_name="receptive_field", concurrency_id="inference")
 
 
@@ -403,8 +406,8 @@ def _cards_part() -> None:
 def build() -> None:
     """The tab: four parts, each in its own sub-tab. The layer list is filled when the tab is opened
     (it needs TensorFlow, which the app loads after the page is up)."""
-    with gr.Tab(t("sd_inside_tab"), id="inside") as tab:
-        gr.Markdown(t("sd_inside_intro"))
+    with gr.Tab(t(TITLE_KEY), id="inside") as tab:
+        gr.Markdown(t(INTRO_KEY))
         with gr.Tabs():
             with gr.Tab(t("sd_inside_fm_tab"), id="inside_features"):
                 model, layer = _feature_part()
