@@ -12,6 +12,10 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export SEGDEMO_DATA_DIR ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The runtime requirements: `make run REQUIREMENTS=requirements-gpu.txt` installs TensorFlow with
+# CUDA instead of the CPU build (same version, same code path; see README "GPU").
+REQUIREMENTS ?= requirements.txt
+RUNTIME_STAMP := $(VENV)/.runtime-installed-$(basename $(notdir $(REQUIREMENTS)))
 export GRADIO_ANALYTICS_ENABLED ?= False
 
 .PHONY: run test test-fast test-browser chromium bench clean
@@ -20,15 +24,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+$(RUNTIME_STAMP): $(REQUIREMENTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r $(REQUIREMENTS)
 	touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.runtime-installed
+$(VENV)/.dev-installed: requirements-dev.txt $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime-installed
+run: $(RUNTIME_STAMP)
 	$(BIN)/python app.py
 
 # The whole suite, the real-browser test included: Playwright for Python drives Debian's

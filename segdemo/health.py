@@ -24,4 +24,13 @@ def report() -> dict:
         for key, spec in registry.REGISTRY.items()
     }
     output_cache = {"hits": CACHE.hits, "misses": CACHE.misses, "entries": len(CACHE)}
-    return {"status": "ok", "offline": offline, "models": models, "output_cache": output_cache}
+    return {
+        "status": "ok",
+        "offline": offline,
+        # "fast": the PSPNets compute in bfloat16; "exact": float32 (segdemo.runtime); the device is
+        # "CPU" or "GPU: <name>", None until TensorFlow is imported (asking would import it).
+        "precision": runtime.precision(),
+        "device": runtime.device(),
+        "models": models,
+        "output_cache": output_cache,
+    }

@@ -4,10 +4,17 @@ Each model is built from code (never deserialized from a file), its weights are 
 its forward pass is wrapped in a `tf.function` with a fixed input signature, so the first
 call traces once and later calls never retrace. Loaded models are kept in a bounded
 least-recently-used cache (SEGDEMO_MAX_MODELS, default 6).
+
+Precision (`precision()`, SEGDEMO_PRECISION): "exact" runs every network in float32; "fast"
+runs the PSPNets' convolutions in bfloat16 (Keras's "mixed_bfloat16" policy: weights stay
+float32, TensorFlow's oneDNN kernels compute in bfloat16), with the raw output, the resize and
+the softmax after it in float32. "fast" is the default only on CPUs with native bfloat16
+(`segdemo.settings.native_bf16`); the small models always run exact (they take milliseconds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -19,6 +26,9 @@ from segdemo import registry, weights
 from segdemo.registry import ModelSpec
 
 DEFAULT_MAX_MODELS = 6
+FAST_FAMILIES = ("pspnet",)
+"""Model families that run in bfloat16 at precision "fast" (the others cost milliseconds)."""
+_FAST_POLICY = "mixed_bfloat16"
 
 
 class LoadedModel:
@@ -30,31 +40,53 @@ class LoadedModel:
     the softmax). Calling the object runs both: the network's full output.
     """
 
-    def __init__(self, spec: ModelSpec, pipeline: str | None = None) -> None:
+    def __init__(self, spec: ModelSpec, pipeline: str | None = None, precision: str | None = None, model=None) -> None:
+        """Builds and loads the model (or takes `model`, built under `dtype_policy(precision)`).
+
+        Args:
+            spec: the registry spec.
+            pipeline: the pipeline whose network variant to build (None: the default).
+            precision: "exact" or "fast"; None: `precision()` (the settings). Only the families in
+                FAST_FAMILIES run fast; the others are exact whatever is asked. Asking for "fast"
+                here on a CPU without native bfloat16 emulates it (slowly): the agreement tests do.
+            model: an already built Keras model with its weights (tests): nothing is loaded.
+        """
         import tensorflow as tf
 
         from segdemo import architectures
 
         self.spec = spec
         self.pipeline = spec.pipeline(pipeline)
-        self.precision = "exact"
+        wanted = precision_setting() if precision is None else precision
+        if wanted not in ("exact", "fast"):
+            raise ValueError(f"precision must be 'exact' or 'fast', not {wanted!r}.")
+        self.precision = wanted if spec.family in FAST_FAMILIES else "exact"
         # Tells this load apart from any earlier one of the same model (other weights, say),
         # so that outputs cached for an earlier load are never served for this one.
         self.serial = next(_serials)
-        source = weights.resolve(spec)
-        self.model = architectures.build(spec.architecture, **dict(spec.arch_kwargs), **dict(self.pipeline.network_options))
-        load_weights(self.model, source)
+        if model is None:
+            source = weights.resolve(spec)
+            with dtype_policy(self.precision):
+                model = architectures.build(spec.architecture, **dict(spec.arch_kwargs), **dict(self.pipeline.network_options))
+            load_weights(model, source)
+        self.model = model
         height, width = spec.input_size or (None, None)
         signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
         self._intermediate_models: dict[tuple[str, ...], object] = {}
         if spec.raw_output_layer is None:
-            self._raw = tf.function(lambda batch: self.model(batch, training=False), input_signature=[signature])
+            self._raw = tf.function(
+                lambda batch: tf.cast(self.model(batch, training=False), tf.float32), input_signature=[signature]
+            )
             self._tail = None
         else:
             head = self.model.get_layer(spec.raw_output_layer)
             truncated = _submodel(self.model, [head.output])
-            tail_layers = _layers_after(self.model, spec.raw_output_layer)
-            self._raw = tf.function(lambda batch: truncated(batch, training=False), input_signature=[signature])
+            # The resize and softmax after the raw output have no weights: in float32 whatever the
+            # precision, so "fast" differs from "exact" only by the network's own rounding.
+            tail_layers = [_in_float32(layer) for layer in _layers_after(self.model, spec.raw_output_layer)]
+            self._raw = tf.function(
+                lambda batch: tf.cast(truncated(batch, training=False), tf.float32), input_signature=[signature]
+            )
             raw_signature = tf.TensorSpec(shape=(1, *head.output.shape[1:]), dtype=tf.float32)
 
             def tail(raw):
@@ -94,6 +126,46 @@ class LoadedModel:
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(output) for output in outputs]
+
+
+def precision_setting() -> str:
+    """The precision PSPNets run at in this process: "exact" or "fast" (SEGDEMO_PRECISION, or the CPU)."""
+    from segdemo import settings
+
+    return settings.get().precision
+
+
+def precision() -> str:
+    """What the photo tab and /health show: "fast" (bfloat16 PSPNets) or "exact" (float32)."""
+    return precision_setting()
+
+
+_policy_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str):
+    """Builds Keras layers inside the block under the precision's dtype policy.
+
+    Keras reads its global policy when a layer is created, so the switch is held under a lock
+    for the block and restored after it; every build in this module goes through here.
+    """
+    import keras
+
+    with _policy_lock:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(_FAST_POLICY if precision == "fast" else "float32")
+        try:
+            yield
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+
+def _in_float32(layer):
+    """A weightless layer as it is, or re-created in float32 when it computes in another dtype."""
+    if layer.weights or layer.compute_dtype == "float32":
+        return layer
+    return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
 
 def _submodel(model, outputs):
@@ -164,6 +236,20 @@ def import_tensorflow() -> None:
         _tensorflow_imported = True
 
 
+def device() -> str | None:
+    """Where the networks run: "GPU: <name>, ..." or "CPU"; None until TensorFlow is imported
+    (asking would import it: /health must stay instant)."""
+    if not _tensorflow_imported:
+        return None
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    names = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    return "GPU: " + ", ".join(names)
+
+
 def max_models() -> int:
     """How many models the LRU cache keeps (SEGDEMO_MAX_MODELS, validated by segdemo.settings)."""
     from segdemo import settings
@@ -184,6 +270,8 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
     chosen = spec.pipeline(pipeline)
     pipeline = chosen.name if chosen.network_options else None
     cache_key = key if pipeline is None else f"{key}:{pipeline}"
+    if spec.family in FAST_FAMILIES and precision_setting() == "fast":
+        cache_key += "@fast"  # a change of setting (tests) never serves the other precision's model
     with _lock:
         if cache_key in _models:
             _models.move_to_end(cache_key)
@@ -194,7 +282,7 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
             if cache_key in _models:  # another thread loaded it while this one waited
                 _models.move_to_end(cache_key)
                 return _models[cache_key]
-        loaded = LoadedModel(spec, pipeline)
+        loaded = LoadedModel(spec, pipeline, precision_setting())
         with _lock:
             _models[cache_key] = loaded
             while len(_models) > max_models():

@@ -10,6 +10,7 @@
 | SEGDEMO_OFFLINE | 1/true/yes: never download; the Hub is asked with `local_files_only=True` | off |
 | HF_HUB_OFFLINE | huggingface_hub's own offline switch; it means the same here | off |
 | SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
+| SEGDEMO_PRECISION | "exact" (float32) or "fast" (bfloat16 PSPNets; only on CPUs with native bfloat16) | exact (see FAST_BY_DEFAULT) |
 
 `get()` parses the environment once and returns the same frozen object until one of these
 variables changes (tests change them between cases); a bad value raises `SettingsError`, a
@@ -38,7 +39,15 @@ VARIABLES = (
     "HF_HUB_OFFLINE",
     "SEGDEMO_HF_REPO",
     "SEGDEMO_HF_REVISION",
+    "SEGDEMO_PRECISION",
 )
+PRECISIONS = ("exact", "fast")
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+"""/proc/cpuinfo flags that mean native bfloat16 arithmetic (AVX-512 BF16, AMX)."""
+FAST_BY_DEFAULT = False
+"""Whether CPUs with native bfloat16 run "fast" unless told otherwise. Off: the bfloat16 network
+does not yet pass the agreement guard (tests/test_precision.py: 87.9 % of labels equal to exact
+on a seeded PSPNet-50, against the 99.5 % required), so "fast" is opt-in where the CPU has it."""
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -62,6 +71,7 @@ class Settings:
         offline: no download of any kind (datasets, weight URLs, the Hub); the Hub cache is still read.
         hf_repo: the Hub repository named by SEGDEMO_HF_REPO, or None (then the manifest's).
         hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
+        precision: "exact" (float32 everywhere) or "fast" (the PSPNets compute in bfloat16).
     """
 
     data_dir: Path | None
@@ -72,6 +82,7 @@ class Settings:
     offline: bool
     hf_repo: str | None
     hf_revision: str | None
+    precision: str = "exact"
 
     @property
     def weights_dir(self) -> Path:
@@ -106,8 +117,47 @@ def _folder(environ, name: str) -> Path | None:
     return Path(text).expanduser() if text else None
 
 
-def from_environ(environ=None) -> Settings:
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags, from /proc/cpuinfo (or the given text); empty where it cannot be read."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return frozenset()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def native_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether the CPU computes in bfloat16 natively (never emulated: without it bfloat16 is slower)."""
+    flags = cpu_flags() if flags is None else flags
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def _precision(environ, flags: frozenset[str] | None = None) -> str:
+    text = environ.get("SEGDEMO_PRECISION", "").strip().lower()
+    native = native_bf16(flags)
+    if not text:
+        return "fast" if native and FAST_BY_DEFAULT else "exact"
+    if text not in PRECISIONS:
+        raise SettingsError(f"SEGDEMO_PRECISION={environ['SEGDEMO_PRECISION']!r} is not a precision; use exact or fast.")
+    if text == "fast" and not native:
+        raise SettingsError(
+            "SEGDEMO_PRECISION=fast needs a CPU with native bfloat16 (flag avx512_bf16 or amx_bf16), and this one has "
+            "neither: emulated bfloat16 would be slower than float32. Use exact."
+        )
+    return text
+
+
+def from_environ(environ=None, flags: frozenset[str] | None = None) -> Settings:
     """Reads and validates the settings from `environ` (default: os.environ).
+
+    Args:
+        environ: the variables (default: os.environ).
+        flags: the CPU's feature flags (default: read from /proc/cpuinfo).
 
     Raises:
         SettingsError: naming the variable whose value cannot be used.
@@ -138,6 +188,7 @@ def from_environ(environ=None) -> Settings:
         offline=_switch(environ, "SEGDEMO_OFFLINE") or _switch(environ, "HF_HUB_OFFLINE"),
         hf_repo=hf_repo,
         hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
+        precision=_precision(environ, flags),
     )
 
 
