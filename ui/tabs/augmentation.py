@@ -46,7 +46,7 @@ STRINGS = i18n.register(
 )
 
 COLUMN_KEYS = ("sd_aug_col_image", "sd_aug_col_mask", "sd_aug_col_aug_image", "sd_aug_col_aug_mask")
-CELL = 160  # pixels per picture: room for the longest column title ("máscara aumentada")
+CELL = 140  # pixels per picture: room for the longest column title ("máscara aumentada", 145 px with the gap)
 NO_DISTORTION = Distortions()
 
 
@@ -95,7 +95,7 @@ def build() -> None:
                     none = gr.Button(t("sd_aug_none"), size="sm")
                 seed = gr.Number(value=1, precision=0, label=t("sd_aug_seed"))
                 button = gr.Button(t("sd_aug_button"), variant="primary")
-            with gr.Column(scale=1, min_width=300):
+            with gr.Column(scale=2, min_width=300):
                 # No floating label: it would cover the figure's first column title.
                 preview = gr.Image(label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview")
     controls = [rotation, shift, shear, zoom, flip]
