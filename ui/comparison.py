@@ -77,8 +77,9 @@ def row_note(row: compare.ComparisonRow, language: str) -> str:
     return ""
 
 
-def run(image, truth, model_keys, threshold, language: str, threshold_to_library: Callable[[float], float] = float):
-    """Runs the comparison and returns (figure PNG, table) in `language`."""
+def run(image, truth, model_keys, threshold, language: str, threshold_to_library: Callable[[float], float] = float, trained=None):
+    """Runs the comparison and returns (figure PNG, table) in `language`; `trained`: a model trained
+    in this browser (ui.tabs.train), added as the last row."""
     if image is None:
         raise common.error("sd_no_image", language)
     keys = list(model_keys or [])
@@ -91,6 +92,11 @@ def run(image, truth, model_keys, threshold, language: str, threshold_to_library
     for row, cells in zip(rows, table):
         cells[0] = common.model_title(row.key, language)
         cells[-1] = row_note(row, language)
+    if trained is not None:
+        from ui.tabs import train as train_tab  # here: ui.tabs imports this module
+
+        with common.user_errors(language):
+            figure, table = train_tab.session_comparison(image, truth, value, rows, table, trained, language, captions(language))
     return common.png_file(figure), common.table(table, headers(language))
 
 
@@ -107,6 +113,7 @@ class ComparisonSettings:
         api_name: the event's name in the API.
         threshold_to_library: the slider's value -> the library's threshold (membranes: the
             slider follows the lecture's `qp >= limiar`, the library thresholds the membrane score).
+        session_model: also show the model trained in this browser, if any (ui.tabs.train).
     """
 
     model_keys: list[str]
@@ -116,6 +123,7 @@ class ComparisonSettings:
     api_name: str
     threshold_label: str = "sd_cmp_threshold"
     threshold_to_library: Callable[[float], float] = float
+    session_model: bool = False
 
 
 def build(settings: ComparisonSettings) -> None:
@@ -145,10 +153,16 @@ def build(settings: ComparisonSettings) -> None:
             elem_id=f"{settings.api_name}-examples",
         )
 
-    def handler(image, truth, model_keys, threshold, request: gr.Request):
-        return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library)
+    from ui.tabs import train as train_tab
+
+    session = [train_tab.session_state()] if settings.session_model else []
+
+    def handler(image, truth, model_keys, threshold, trained=None, request: gr.Request = None):
+        return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library, trained)
 
     handler.__name__ = f"run_{settings.api_name}"
-    event = button.click(handler, [image, truth, models, threshold], [figure, table], api_name=settings.api_name, concurrency_id="inference")
+    event = button.click(
+        handler, [image, truth, models, threshold, *session], [figure, table], api_name=settings.api_name, concurrency_id="inference"
+    )
     common.show_after(event, table)
     maps_panel.attach(event, [image, truth, models, threshold], settings.threshold_to_library, settings.model_keys)

@@ -8,8 +8,8 @@ languages) and `build()`, then add it to `ORDER` below.
 
 from __future__ import annotations
 
-from ui.tabs import api, augmentation, fcn_unet, inside, large_images, membranes, photos
+from ui.tabs import api, augmentation, fcn_unet, inside, large_images, membranes, photos, train
 
 # The lecture's order: figure 8, the large images, the membranes, PSPNet, augmentation; then a look
 # inside the networks and training one; the API last (issue 11).
-ORDER = (fcn_unet, large_images, membranes, photos, augmentation, inside, api)
+ORDER = (fcn_unet, large_images, membranes, photos, augmentation, inside, train, api)

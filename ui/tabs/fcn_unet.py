@@ -44,5 +44,6 @@ def build() -> None:
                 examples=samples.lecture_test_images(),
                 examples_label="sd_fcn_unet_examples",
                 api_name="compare",
+                session_model=True,
             )
         )

@@ -45,5 +45,6 @@ def build() -> None:
                 examples=samples.large_images(),
                 examples_label="sd_large_examples",
                 api_name="compare_large",
+                session_model=True,
             )
         )

@@ -1,0 +1,202 @@
+"""The Train tab through the running app: gradio_client for the API (streaming, the one-training
+rule, Stop, priority of inference, the session's model in the comparison) and headless Chromium for
+the page (streamed curve and outputs; closing the page stops its training). The committed weights
+are hashed before the app starts and after the last test."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+import pytest
+from app_server import AppDidNotStart, running_app
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from ui.tabs import train as train_tab
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "eliret" / "076x.png"
+EXAMPLE_TRUTH = ROOT / "examples" / "eliret" / "076y.png"
+FREE_TIMEOUT_S = 120
+
+pytestmark = pytest.mark.slow
+
+
+def digests() -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted((ROOT / "weights").glob("*.h5"))}
+
+
+@pytest.fixture(scope="module")
+def committed_digests() -> dict[str, str]:
+    return digests()
+
+
+@pytest.fixture(scope="module")
+def app_url(committed_digests, tmp_path_factory):
+    try:
+        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
+            yield app.url
+    except AppDidNotStart as error:
+        pytest.fail(str(error))
+
+
+def training_losses(plot: dict) -> list[float]:
+    """The training curve of a streamed LinePlot update, in epoch order."""
+    rows = plot["value"]["data"]
+    return [mse for _, mse, curve in sorted(rows) if curve == "training"]
+
+
+def is_free(client: Client) -> bool:
+    try:
+        client.predict(api_name="/training_free")
+    except AppError as error:
+        assert "A training is running" in str(error)
+        return False
+    return True
+
+
+def wait_until_free(client: Client, timeout_s: float = FREE_TIMEOUT_S) -> float:
+    """Seconds until no training runs on the server."""
+    started = time.monotonic()
+    while not is_free(client):
+        assert time.monotonic() - started < timeout_s, "the training did not end"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def wait_for_epoch(job, epoch: int, timeout_s: float = FREE_TIMEOUT_S) -> tuple:
+    """The job's latest output once it reports at least `epoch` epochs."""
+    started = time.monotonic()
+    while True:
+        outputs = job.outputs()
+        if outputs and len(training_losses(outputs[-1][0])) >= epoch:
+            return outputs[-1]
+        assert not job.done(), f"the run ended before epoch {epoch}: {outputs[-1] if outputs else job.exception()}"
+        assert time.monotonic() - started < timeout_s
+        time.sleep(0.1)
+
+
+def epochs_in(status: str) -> int:
+    return int(re.search(r"(?:after|Done:) epoch (\d+) of", status).group(1))
+
+
+def test_a_run_streams_each_epoch_and_its_model_joins_this_browsers_comparison_only(app_url):
+    own, other = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    job = own.submit("fcn", False, 3, 1, "random", api_name="/train")
+    outputs = list(job)
+    updates = [output for output in outputs if training_losses(output[0])]
+    assert len(updates) >= 2  # streamed, not one answer at the end
+    losses = training_losses(updates[-1][0])
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert [len(training_losses(update[0])) for update in updates] == sorted({len(training_losses(update[0])) for update in updates})
+    plot, figure, status = outputs[-1]
+    assert status.startswith("Done: epoch 3 of 3") and "comparisons of tabs 1 and 2" in status
+    with Image.open(figure) as picture:
+        assert picture.format == "PNG" and picture.width > 400 and picture.height > 250
+
+    # This browser's comparison gains a row for its own model; another browser's does not.
+    arguments = (handle_file(str(EXAMPLE)), handle_file(str(EXAMPLE_TRUTH)), ["fcn", "unet"], 0.5)
+    _, mine = own.predict(*arguments, api_name="/compare")
+    _, theirs = other.predict(*arguments, api_name="/compare")
+    assert [row[0] for row in theirs["data"]] == ["FCN", "U-Net"]
+    assert [row[0] for row in mine["data"]] == ["FCN", "U-Net", "Yours: FCN, 3 ep."]
+    assert mine["data"][-1][-1] == "trained in this browser (Train tab)"
+    assert 0.0 <= mine["data"][-1][1] <= 0.3 and 0.0 <= mine["data"][-1][2] <= 1.0  # MSE and IoU of a 3-epoch FCN
+    _, large = own.predict(handle_file(str(ROOT / "examples" / "eliret" / "maior2x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large")
+    assert [row[0] for row in large["data"]] == ["FCN + augmentation", "Yours: FCN, 3 ep."]
+
+
+def test_a_second_training_is_refused_or_waits_and_stop_ends_a_run_within_an_epoch(app_url):
+    first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    job = first.submit("unet", False, 40, 2, "random", api_name="/train")
+    seen = wait_for_epoch(job, 2)
+    # The Train button's check refuses at once, with a clear message ...
+    with pytest.raises(AppError, match="A training is running on this server"):
+        second.predict(api_name="/training_free")
+    # ... and a training asked for through the API waits in the training queue (limit 1).
+    waiting = second.submit("fcn", False, 1, 3, "random", api_name="/train")
+    # Stop pressed in another browser does not stop this run: it goes on to the next epoch.
+    second.predict(api_name="/stop_training")
+    seen = wait_for_epoch(job, len(training_losses(seen[0])) + 1)
+    assert not waiting.outputs() and not waiting.done()
+    # Stop in the run's own session ends it within one epoch of the press.
+    epochs_seen = len(training_losses(seen[0]))
+    first.predict(api_name="/stop_training")
+    _, _, status = job.result(timeout=FREE_TIMEOUT_S)
+    assert status.startswith("Stopped after epoch") and epochs_seen <= epochs_in(status) <= epochs_seen + 1
+    # Then the queued training runs to its end.
+    _, _, status = waiting.result(timeout=FREE_TIMEOUT_S)
+    assert status.startswith("Done: epoch 1 of 1")
+    assert is_free(second)
+
+
+def test_inference_requests_pause_the_training(app_url):
+    trainer, student = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    job = trainer.submit("unet", False, 40, 4, "random", api_name="/train")
+    wait_for_epoch(job, 1)
+    for _ in range(6):
+        student.predict(handle_file(str(EXAMPLE)), None, ["fcn", "unet"], 0.5, api_name="/compare")
+    seen = wait_for_epoch(job, len(training_losses(job.outputs()[-1][0])) + 1)
+    trainer.predict(api_name="/stop_training")
+    job.result(timeout=FREE_TIMEOUT_S)
+    paused = re.search(r"Paused ([\d.]+) s so that other students' requests ran first", seen[2])
+    assert paused and float(paused.group(1)) >= 0.1, seen[2]
+
+
+def test_bad_settings_get_a_clear_message(app_url):
+    client = Client(app_url, verbose=False)
+    with pytest.raises(AppError, match="Cannot train with these settings: The number of epochs must be between 1 and"):
+        client.predict("unet", False, 150, 1, "random", api_name="/train")  # the FCN's cap, above the U-Net's
+    assert is_free(client)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed (make test-browser installs it)")
+def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    client = Client(app_url, verbose=False)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
+            page.goto(app_url)
+            page.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).click()
+            # The page's load event sets the U-Net's cap; then ask for all of it.
+            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_attribute("max", "80", timeout=60_000)
+            epochs = page.locator("#sd-train-epochs input[type=number]")
+            epochs.fill("80")
+            epochs.press("Tab")
+            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_value("80")
+            page.locator("#sd-train-button").click()
+            status = page.locator("#sd-train-status")
+            playwright_api.expect(status).to_contain_text("Epoch 2 of 80", timeout=FREE_TIMEOUT_S * 1000)
+            # The curve and the outputs figure are on the page.
+            panel = page.get_by_role("tabpanel")
+            assert panel.locator("img").first.evaluate("img => img.naturalWidth") > 400
+            assert panel.locator("canvas, svg").count() > 0
+            # Another student's page says a training is running.
+            other = browser.new_page(locale="en-US")
+            other.goto(app_url)
+            other.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).click()
+            playwright_api.expect(other.locator("#sd-train-server-status")).to_contain_text("A training is running", timeout=20_000)
+            other.close()
+            page.close()  # the student closes the tab mid-run
+            waited = wait_until_free(client, timeout_s=60)
+        finally:
+            browser.close()
+    # The other 78 U-Net epochs would take minutes: the run ended because its page closed.
+    assert waited < 30
+
+
+def test_committed_weights_are_byte_identical_afterwards(app_url, committed_digests):
+    client = Client(app_url, verbose=False)
+    job = client.submit("unet", True, 2, 5, "committed", api_name="/train")
+    _, _, status = job.result(timeout=FREE_TIMEOUT_S * 2)
+    assert status.startswith("Done: epoch 2 of 2")
+    assert digests() == committed_digests
+    assert {"fcn.weights.h5", "fcn_aug.weights.h5", "unet.weights.h5", "unet_aug.weights.h5"} <= set(committed_digests)
