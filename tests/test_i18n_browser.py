@@ -201,3 +201,23 @@ def test_language_switch_changes_the_page_and_the_messages(browser, app_url):
         assert not [toast for toast in error_toasts(page) if "Envie" in toast]
     finally:
         context.close()
+
+
+def test_the_chosen_models_description_is_shown_beside_the_dropdown(browser, app_url):
+    from ui.tabs import api
+
+    context = browser.new_context(locale="pt-BR", viewport=DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        page.get_by_role("tab", name=api.STRINGS[api.TITLE_KEY][1], exact=True).filter(visible=True).first.click()
+        panel = page.get_by_role("tabpanel").first
+        unet, fcn_aug = (normalise(common.STRINGS[f"sd_model_{key}_about"][1]) for key in ("unet", "fcn_aug"))
+        expect(panel).to_contain_text(unet)
+        expect(panel).not_to_contain_text(fcn_aug)
+        panel.get_by_role("combobox").click()
+        page.get_by_role("option", name=common.model_title("fcn_aug", "pt"), exact=True).click()
+        expect(panel).to_contain_text(fcn_aug)
+        expect(panel).not_to_contain_text(unet)
+    finally:
+        context.close()

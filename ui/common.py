@@ -135,16 +135,22 @@ def model_choices(keys: list[str]) -> list[tuple[I18nData | str, str]]:
     return [(t(f"sd_model_{key}") if key in MODEL_TEXT else registry.get(key).title, key) for key in keys]
 
 
-def model_descriptions(keys: list[str]) -> list[gr.Markdown]:
+def model_descriptions(keys: list[str], shown: str | None = None) -> list[gr.Markdown]:
     """One Markdown line per model, "**title**: description", shown beside the model choice
-    (the registry's description, in the page's language)."""
+    (the registry's description, in the page's language).
+
+    Args:
+        keys: the models, in order.
+        shown: when given, only this model's line is visible (a dropdown shows the chosen one).
+    """
     blocks = []
     for key in keys:
+        visible = shown is None or key == shown
         if key in MODEL_TEXT:
-            blocks.append(gr.Markdown(t(f"sd_model_{key}_about"), elem_classes=["sd-model-about"]))
+            blocks.append(gr.Markdown(t(f"sd_model_{key}_about"), elem_classes=["sd-model-about"], visible=visible))
         else:
             spec = registry.get(key)
-            blocks.append(gr.Markdown(f"**{spec.title}**: {spec.description}", elem_classes=["sd-model-about"]))
+            blocks.append(gr.Markdown(f"**{spec.title}**: {spec.description}", elem_classes=["sd-model-about"], visible=visible))
     return blocks
 
 

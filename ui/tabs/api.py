@@ -69,9 +69,15 @@ def build() -> None:
             with gr.Column(min_width=300):
                 image = UploadedImage(label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"])
                 model = gr.Dropdown(common.model_choices(keys), value="unet", label=t("sd_model"))
+                # The chosen model's registry description: one line per model, only the chosen one shown
+                # (each is translated in the browser like every other static text).
+                descriptions = common.model_descriptions(keys, shown="unet")
                 threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t("sd_api_threshold"))
                 button = gr.Button(t("sd_api_button"), variant="primary")
             with gr.Column(min_width=300):
                 overlay = gr.Image(label=t("sd_api_overlay"), format="png", interactive=False)
                 summary = gr.JSON(label=t("sd_api_summary"))
+    model.change(
+        lambda chosen: [gr.update(visible=key == chosen) for key in keys], model, descriptions, api_visibility="private", queue=False
+    )
     button.click(run_single, [image, model, threshold], [overlay, summary], api_name="predict", concurrency_id="inference")
