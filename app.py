@@ -43,6 +43,21 @@ CSS = """
 """
 
 
+def keep_only_tabs_in(tabs: gr.Tabs, demo: gr.Blocks) -> None:
+    """Moves whatever a tab module created beside its gr.Tab (a gr.Timer, a gr.State) out of the
+    gr.Tabs, to the page's top level: a non-tab child of gr.Tabs made the browser show the next
+    tab's button twice once that tab was opened.
+
+    Args:
+        tabs: the gr.Tabs holding the tabs of `ui.tabs.ORDER`.
+        demo: the page's gr.Blocks.
+    """
+    for child in [child for child in tabs.children if not isinstance(child, gr.Tab)]:
+        tabs.children.remove(child)
+        child.parent = demo
+        demo.children.append(child)
+
+
 def build_app() -> gr.Blocks:
     """The whole UI: a header with the language switch, then the tabs of `ui.tabs.ORDER`."""
     # delete_cache: uploaded and generated files older than an hour are removed every hour.
@@ -59,9 +74,10 @@ def build_app() -> gr.Blocks:
         portuguese.click(None, js=i18n.switch_js("pt-BR"))
         english.click(None, js=i18n.switch_js("en"))
         # "wrap": on a phone every tab stays visible, on two or three lines, instead of in a menu.
-        with gr.Tabs(overflow_behavior="wrap"):
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             for tab in ORDER:
                 tab.build()
+        keep_only_tabs_in(tabs, demo)
     # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
     # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
     demo.queue(default_concurrency_limit=1, max_size=settings.get().queue_size)

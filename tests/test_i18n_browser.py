@@ -114,6 +114,9 @@ def test_every_tab_is_in_the_browsers_language(browser, app_url, shots, locale, 
                 if viewport is PHONE:
                     no_sideways_scrolling(page)
                 save_screenshot(page, shots / f"{locale}_{width}_{number}_{module.__name__.rsplit('.', 1)[-1]}.png")
+            # Every tab opened once: still one button per tab (a stray child of gr.Tabs once doubled one).
+            shown = page.get_by_role("tab").filter(visible=True).all_inner_texts()
+            assert [normalise(name) for name in shown] == [tab_name(module, index) for module in ORDER]
     finally:
         context.close()
 
