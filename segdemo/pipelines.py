@@ -31,6 +31,12 @@ from segdemo import images
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 """Per-channel means (B, G, R) subtracted from 0–255 photos before the PSPNets (ImageNet's)."""
 
+# PSPNetPipeline._upsampled_argmax: a class is proven unable to win where the upsampled bound is below
+# the best candidate by more than this (float32 probabilities near 1 are 6e-8 apart).
+_BOUND_MARGIN = 1e-6
+# cv2.resize takes another code path for 1, 3 or 4 float channels; calls get at least this many.
+_MIN_CHANNELS = 5
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -222,7 +228,122 @@ class PSPNetPipeline:
         return Dense(scores=scores.astype(np.float32), grey=scores.astype(np.float32), labels=labels.astype(np.int32))
 
     def _upsampled_argmax(self, probabilities: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Bilinear upsampling of class probabilities, then argmax, a group of channels at a time."""
+        """The top class and its probability after bilinear resizing of the class probabilities to `size`.
+
+        The same result as resizing every class (`_upsampled_argmax_all`), bit for bit, at a fraction
+        of the cost (tests/test_postprocess.py checks it against the full computation).
+
+        Why this is exact: cv2's bilinear resizing gives each output pixel a weighted sum of (at most)
+        a 2×2 block of input pixels with non-negative weights, computed with the same multiplications
+        and additions for every channel (`_resize_channels` keeps every call on the code path that the
+        full computation takes). Rounding is monotone, so a class whose probability is at most R at
+        each input pixel of the block comes out at most as large as the resized R.
+
+        1. Where one class A is the top class at every input pixel near an output pixel, A's resized
+           probability there is exactly the resized top probability, and every other class comes out
+           at most at the resized second probability. Resizing those two maps decides, without any
+           class channel, every output pixel where the first beats the second (inside the regions).
+        2. The other output pixels (along the borders between regions) get the classes that are top
+           near them as candidates, resized, and a bound channel (the largest probability of the
+           other classes); where the best candidate beats the bound, no other class can win. Where
+           the bound comes close, the classes that reach it near those pixels join the candidates and
+           the check runs again; in the worst case every class is resized, which is the full computation.
+        Ties go to the lower class index in both computations: a class that ties never passes a check.
+        """
+        count = probabilities.shape[-1]
+        if (count % self.channel_group or self.channel_group) < _MIN_CHANNELS:
+            # The full computation's last (or only) group takes cv2's other path: only it gives its values.
+            return self._upsampled_argmax_all(probabilities, size)
+        height, width = probabilities.shape[:2]
+        top = np.argmax(probabilities, axis=-1)
+        first = np.take_along_axis(probabilities, top[..., None], axis=-1)[..., 0]
+        others = probabilities.copy()
+        np.put_along_axis(others, top[..., None], -np.inf, axis=-1)
+        second = others.max(axis=-1)
+        del others
+        resized = self._resize_stack(np.stack([first, second], axis=-1), size)
+        resized_first, resized_second = resized[..., 0], resized[..., 1]
+        rows, cols = _source_rows(height, size[0]), _source_rows(width, size[1])
+        labels = top[np.ix_(rows, cols)].astype(np.int32)
+        best = np.ascontiguousarray(resized_first)
+        sure = _same_top_nearby(top)[np.ix_(rows, cols)] & (resized_first - resized_second > _BOUND_MARGIN)
+        unsure = np.nonzero(~sure)
+        if unsure[0].size * 4 > sure.size * 3:  # a noisy map (random weights, say): resizing every class costs less
+            return self._upsampled_argmax_all(probabilities, size)
+        if unsure[0].size:
+            labels[unsure], best[unsure] = self._border_argmax(probabilities, top, size, rows[unsure[0]], cols[unsure[1]], unsure)
+        return labels, best
+
+    def _border_argmax(
+        self,
+        probabilities: np.ndarray,
+        top: np.ndarray,
+        size: tuple[int, int],
+        source_rows: np.ndarray,
+        source_cols: np.ndarray,
+        pixels: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Step 2 of `_upsampled_argmax`: the top class and probability at the output `pixels` (row and
+        column arrays), whose input neighbourhoods start at `source_rows`, `source_cols`."""
+        count = probabilities.shape[-1]
+        near = _neighbourhood_mask(probabilities.shape[:2], source_rows, source_cols)
+        candidates = np.zeros(count, bool)
+        candidates[np.unique(top[near])] = True
+        near_probabilities = probabilities[near]
+        values_at: dict[int, np.ndarray] = {}  # class -> its resized probability at `pixels`
+        while True:
+            classes = np.flatnonzero(candidates)
+            new = np.array([index for index in classes if index not in values_at], np.int64)
+            if new.size:
+                values = self._resize_stack(probabilities[..., new], size, pixels)
+                values_at.update((index, values[:, column]) for column, index in enumerate(new))
+            values = np.stack([values_at[index] for index in classes], axis=-1)
+            order = np.argmax(values, axis=-1)
+            best = values[np.arange(len(order)), order]
+            if len(classes) == count:  # every class is a candidate: nothing left to bound
+                return classes[order].astype(np.int32), best
+            # The bound matters only at the pixels' neighbours; elsewhere it is left at zero.
+            bound = np.zeros(probabilities.shape[:2], np.float32)
+            bound[near] = near_probabilities[:, ~candidates].max(axis=-1)
+            doubt = self._resize_stack(bound[..., None], size, pixels)[:, 0] >= best - _BOUND_MARGIN
+            if not doubt.any():
+                return classes[order].astype(np.int32), best
+            # A class can reach `best` only where one of its neighbouring probabilities does.
+            lowest = np.full(probabilities.shape[:2], np.inf, np.float32)
+            for row_offset, col_offset in _NEIGHBOURHOOD:
+                place = (
+                    _clipped(source_rows[doubt] + row_offset, lowest.shape[0]),
+                    _clipped(source_cols[doubt] + col_offset, lowest.shape[1]),
+                )
+                np.minimum.at(lowest, place, best[doubt] - 2 * _BOUND_MARGIN)
+            reached = np.isfinite(lowest)
+            joining = (probabilities[reached] >= lowest[reached][:, None]).any(axis=0) & ~candidates
+            # Nothing found to add can only come from rounding beyond the margin: then every class joins.
+            candidates |= joining if joining.any() else True
+
+    def _resize_stack(
+        self, stack: np.ndarray, size: tuple[int, int], pixels: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """H×W×K channels bilinearly resized to `size` (all of it, or only at the output `pixels`:
+        then N×K), in calls of `channel_group` channels.
+
+        cv2 resizes 1, 3 or 4 float channels on other code paths than other counts (differences up
+        to 4e-6 measured), so each call gets at least `_MIN_CHANNELS`: short groups are padded by
+        repeating their last channel. The full computation's groups (`channel_group` channels, and
+        the remainder of a 19-, 21- or 150-class network) take the common path, and so do these.
+        """
+        parts = []
+        for start in range(0, stack.shape[-1], self.channel_group):
+            group = stack[..., start : start + self.channel_group]
+            kept = group.shape[-1]
+            if kept < _MIN_CHANNELS:
+                group = np.concatenate([group] + [group[..., -1:]] * (_MIN_CHANNELS - kept), axis=-1)
+            resized = resize(np.ascontiguousarray(group), size, cv2.INTER_LINEAR)
+            parts.append((resized if pixels is None else resized[pixels])[..., :kept])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    def _upsampled_argmax_all(self, probabilities: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Bilinear upsampling of every class probability, then argmax, a group of channels at a time."""
         best = np.full(size, -1.0, np.float32)
         labels = np.zeros(size, np.int32)
         for start in range(0, probabilities.shape[-1], self.channel_group):
@@ -235,6 +356,41 @@ class PSPNetPipeline:
             labels[better] = start + resized.argmax(axis=-1)[better]
             best[better] = group_best[better]
         return labels, best
+
+
+# The input pixels that cv2's bilinear resizing may read for an output pixel: the 2×2 block at the
+# floor of its source coordinate, widened by one pixel on each side against rounding in that coordinate.
+_NEIGHBOURHOOD = tuple((row, col) for row in range(-1, 3) for col in range(-1, 3))
+
+
+def _clipped(indices: np.ndarray, length: int) -> np.ndarray:
+    return np.clip(indices, 0, length - 1)
+
+
+def _source_rows(length: int, resized_length: int) -> np.ndarray:
+    """For each output row (or column) of a bilinear resize from `length` to `resized_length`, the
+    first input row it reads (cv2's source coordinate (i + 0.5) * scale - 0.5, floored, clipped)."""
+    scale = length / resized_length
+    return _clipped(np.floor((np.arange(resized_length) + 0.5) * scale - 0.5).astype(np.int64), length)
+
+
+def _same_top_nearby(top: np.ndarray) -> np.ndarray:
+    """True where every input pixel of the `_NEIGHBOURHOOD` starting there (clipped at the edges) has
+    the same top class."""
+    height, width = top.shape
+    padded = np.pad(top, ((1, 2), (1, 2)), mode="edge")  # edge padding = clipped indices
+    same = np.ones(top.shape, bool)
+    for row, col in _NEIGHBOURHOOD:
+        same &= padded[1 + row : 1 + row + height, 1 + col : 1 + col + width] == top
+    return same
+
+
+def _neighbourhood_mask(shape: tuple[int, int], source_rows: np.ndarray, source_cols: np.ndarray) -> np.ndarray:
+    """The input pixels of the `_NEIGHBOURHOOD`s starting at (`source_rows`, `source_cols`)."""
+    mask = np.zeros(shape, bool)
+    for row, col in _NEIGHBOURHOOD:
+        mask[_clipped(source_rows + row, shape[0]), _clipped(source_cols + col, shape[1])] = True
+    return mask
 
 
 def pspnet_pipelines(layers: int, input_size: int) -> tuple[PSPNetPipeline, PSPNetPipeline]:
