@@ -56,7 +56,7 @@ def bench_app(round_trips: int) -> None:
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from tests.app_server import running_app
+    from bench.app_server import running_app
 
     with tempfile.TemporaryDirectory() as scratch:
         image = Path(scratch) / "input.png"

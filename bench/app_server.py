@@ -1,7 +1,8 @@
 """Starts the real app (`python app.py`) on a free local port, for tests and benches.
 
-Used by the app tests, the browser test and the benches. The app runs in
-its own process, so what it does to memory, threads or Pillow settings stays there.
+Used by the benches (bench.load, bench.burst, python -m bench) and by the app and browser tests
+(through tests/app_server.py, which re-exports this module: bench/ never imports from tests/).
+The app runs in its own process, so what it does to memory, threads or Pillow settings stays there.
 """
 
 from __future__ import annotations
@@ -58,15 +59,27 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(log: Path, timeout_s: float = START_TIMEOUT_S) -> Iterator[RunningApp]:
+def running_app(log: Path, timeout_s: float = START_TIMEOUT_S, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
     """Runs app.py on 127.0.0.1 and a free port until the block ends.
+
+    Args:
+        log: file that receives the app's stdout and stderr.
+        timeout_s: seconds to wait for the first HTTP 200.
+        env: extra environment variables for the app's process (SEGDEMO_WEIGHTS_DIR, say).
 
     Raises:
         AppDidNotStart: the process exited or did not answer within `timeout_s`.
     """
     port = free_port()
     # Offline: the published PSPNet files are never fetched from here (tests stay on 127.0.0.1).
-    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False", SEGDEMO_OFFLINE="1")
+    env = {
+        **os.environ,
+        **(env or {}),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "SEGDEMO_OFFLINE": "1",
+    }
     url = f"http://127.0.0.1:{port}/"
     started = time.monotonic()
     with open(log, "w") as output:

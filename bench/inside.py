@@ -61,18 +61,15 @@ def bench_small(repeats: int) -> None:
 
 
 def bench_pspnet(repeats: int, key: str = "pspnet_ade20k") -> None:
-    from segdemo import architectures, inside, registry, runtime, samples, weights
+    from segdemo import inside, registry, runtime, samples, weights
 
     spec = registry.get(key)
     label = "published weights"
     if not weights.available(spec):
-        import keras
-
-        from tests.legacy_h5_writer import write_legacy_weights
+        from bench.published_weights import write_random_published_weights
 
         folder = Path(tempfile.mkdtemp(prefix="bench-inside-"))
-        keras.utils.set_random_seed(0)
-        write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+        write_random_published_weights(key, folder, seed=0)
         os.environ["SEGDEMO_WEIGHTS_DIR"] = str(folder)
         os.environ["SEGDEMO_CACHE_DIR"] = str(folder / "cache")
         runtime.clear()

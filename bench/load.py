@@ -23,7 +23,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from segdemo import registry, weights
-from tests.app_server import running_app
+from bench.app_server import running_app
 
 SMALL_MODELS = ("fcn", "unet", "fcn_aug", "unet_aug")
 INPUT_SIZES = {"32x32": (32, 32), "88x72": (72, 88)}  # name -> (height, width)
