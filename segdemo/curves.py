@@ -149,7 +149,7 @@ def plot(
     labels: dict[str, str] | None = None,
     titles: dict[str, str] | None = None,
     width: int = 720,
-    height: int = 400,
+    height: int | None = None,
 ) -> np.ndarray:
     """Training and validation loss per epoch on a log scale (one colour pair per model when
     several are given), with the best validation epoch marked when there is one model.
@@ -158,7 +158,7 @@ def plot(
         curves: one or more models' curves.
         labels: the plot's words (keys of `LABELS`), e.g. in Portuguese.
         titles: model key -> title for the heading and the key.
-        width, height: the image's size in pixels.
+        width, height: the image's size in pixels (height: 400, plus a line of the key per extra model).
 
     Returns:
         uint8 RGB H×W×3.
@@ -166,10 +166,12 @@ def plot(
     if not curves:
         raise ValueError("No training curves to plot.")
     words = {**LABELS, **(labels or {})}
+    height = height or 400 + 18 * (len(curves) - 1)
     titles = titles or {}
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 64, 34, width - 16, height - 58
+    # Room at the top for the label a web page floats over an image's top-left corner.
+    left, top, right, bottom = 64, 58, width - 16, height - 40 - 18 * len(curves)
     low, high = _decades([v for c in curves for v in c.train + c.valid])
     epochs = max(c.epochs for c in curves)
 
@@ -179,7 +181,7 @@ def plot(
         return x, y
 
     heading = words["title"].format(model=", ".join(titles.get(c.model, c.model) for c in curves))
-    draw.text((left, 8), heading, fill="black", font=font(15))
+    draw.text((left, 32), heading, fill="black", font=font(15))
     for power in range(low, high + 1):
         _, y = to_xy(1, 10.0**power)
         draw.line([left, y, right, y], fill=(215, 215, 215))
@@ -201,7 +203,6 @@ def plot(
     draw.text(((left + right) // 2 - 20, bottom + 22), words["epoch"], fill="black", font=font(12))
     draw.rectangle([left, top, right, bottom], outline="black")
     pairs = [(TRAIN_COLOUR, VALID_COLOUR), ((0, 158, 115), (204, 121, 167)), ((86, 180, 233), (230, 159, 0))]
-    key_x = left + 8
     for number, c in enumerate(curves):
         train_colour, valid_colour = pairs[number % len(pairs)]
         best = c.best_epoch
@@ -212,10 +213,13 @@ def plot(
         for values, colour, line_width in ((c.valid, valid_colour, 2), (c.train, train_colour, 2)):
             points = [to_xy(epoch + 1, value) for epoch, value in enumerate(values)]
             draw.line(points, fill=colour, width=line_width)
+        # The key: one line per model (two models a line when there is one): its colours, then its name.
+        key_y = bottom + 44 + 18 * (number if len(curves) > 1 else 0)
+        key_x = left + 8
         prefix = f"{titles.get(c.model, c.model)}: " if len(curves) > 1 else ""
         for text, colour in ((words["train"], train_colour), (words["valid"], valid_colour)):
             label = prefix + text
-            draw.line([key_x, bottom + 44, key_x + 18, bottom + 44], fill=colour, width=3)
-            draw.text((key_x + 22, bottom + 37), label, fill="black", font=font(12))
+            draw.line([key_x, key_y, key_x + 18, key_y], fill=colour, width=3)
+            draw.text((key_x + 22, key_y - 7), label, fill="black", font=font(12))
             key_x += 30 + int(draw.textlength(label, font=font(12)))
     return np.asarray(image)

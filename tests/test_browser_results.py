@@ -129,7 +129,7 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
     # Each legend entry: a name, its area % and its mean confidence.
     first_entry = legend_items(page, "pspnet_ade20k").first.inner_text()
     assert re.search(r"\d+\.\d % · conf\. 0\.\d\d", first_entry), first_entry
-    screenshot(page, "results_photos.png", tmp_path)
+    screenshot(page, "results_photos.png", tmp_path, page.locator("#sd-photos-results"))
 
     # A legend click highlights that class: its mask stays, the others fade out.
     legend_items(page, "pspnet_ade20k").nth(0).click()
@@ -180,33 +180,36 @@ def test_error_map_with_a_ground_truth(page, tmp_path):
     captions = gallery.get_by_text(re.compile(r"error map: true positive \d"))
     expect(captions.first).to_be_attached(timeout=RESULT_TIMEOUT_MS)
     expect(page.get_by_text(re.compile(r"Legend.*true positive"))).to_be_visible()
-    screenshot(page, "results_error_map.png", tmp_path)
+    screenshot(page, "results_error_map.png", tmp_path, page.locator(".sd-maps").first)
 
 
-def wait_for_new_legend(page: Page, key: str, previous: list[str]) -> list[str]:
+def wait_for_cache(app_url: str, page: Page, ready) -> dict:
+    """Polls /health until `ready(output_cache)` holds."""
     deadline = time.monotonic() + RESULT_TIMEOUT_MS / 1000
     while time.monotonic() < deadline:
-        texts = legend_items(page, key).all_inner_texts() if legend_items(page, key).count() else []
-        if texts and texts != previous:
-            return texts
+        state = output_cache(app_url)
+        if ready(state):
+            return state
         page.wait_for_timeout(250)
-    pytest.fail(f"the {key} view did not change")
+    pytest.fail(f"the output cache never reached the expected state: {output_cache(app_url)}")
 
 
 def test_a_photo_example_is_computed_once(page, app_url):
-    """Examples go through Gradio's lazy example cache: the first click on an example runs the
-    network once; clicking it again later runs nothing (not even a re-render)."""
+    """Examples go through Gradio's lazy example cache (table and slider) and the output cache
+    (the side-by-side views): the first click on an example runs the network once; clicking it
+    again later runs none."""
     page.get_by_role("tab", name="4 · PSPNet on photos").click()
     label = page.get_by_text("Photos for Pascal VOC 2012 (people, animals)", exact=True)
     block = label.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
     thumbnails = block.locator("img")
     start = output_cache(app_url)
     thumbnails.nth(0).click()
-    first = wait_for_new_legend(page, "pspnet_voc", [])
+    first = wait_for_cache(app_url, page, lambda state: state["misses"] == start["misses"] + 1 and state["hits"] > start["hits"])
+    expect(legend_items(page, "pspnet_voc").first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     thumbnails.nth(1).click()
-    wait_for_new_legend(page, "pspnet_voc", first)
-    after_two = output_cache(app_url)
-    assert after_two["misses"] == start["misses"] + 2  # one network run per example
+    second = wait_for_cache(app_url, page, lambda state: state["misses"] == first["misses"] + 1 and state["hits"] > first["hits"])
     thumbnails.nth(0).click()
-    assert wait_for_new_legend(page, "pspnet_voc", legend_items(page, "pspnet_voc").all_inner_texts()) == first
-    assert output_cache(app_url) == after_two  # served from Gradio's example cache: no network, no render
+    third = wait_for_cache(app_url, page, lambda state: state["hits"] > second["hits"])  # the views re-rendered
+    page.wait_for_timeout(2000)
+    assert output_cache(app_url)["misses"] == third["misses"] == second["misses"]  # no network ran again
+    expect(legend_items(page, "pspnet_voc").first).to_be_visible()

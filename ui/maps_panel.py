@@ -96,6 +96,8 @@ STRINGS = i18n.register(
     }
 )
 
+CRISP_SIDE = 256
+
 FIGURE_NAMES = {
     "test MSE": ("test MSE", "MSE de teste"),
     "test IoU": ("test IoU", "IoU de teste"),
@@ -117,6 +119,14 @@ def _percent(value: float) -> str:
 
 def _number(value: float) -> str:
     return f"{value:.2g}" if value >= 0.01 else f"{value:.1e}"
+
+
+def _file(pixels: np.ndarray) -> str:
+    """A map as a PNG file; a small image (the 32×32 eliret ones) is enlarged without blurring, so
+    its pixels stay crisp on a projector."""
+    if max(pixels.shape[:2]) < CRISP_SIDE:
+        pixels = np.asarray(render.panel(pixels, CRISP_SIDE))
+    return common.png_file(pixels)
 
 
 def legend_text(view: str, language: str, membranes: bool) -> str:
@@ -202,7 +212,7 @@ def run(image, truth, model_keys, threshold, view: str, language: str, threshold
             return [], note + i18n.text("sd_maps_need_two", language)
         differs = maps.disagreement([prediction.labels for _, prediction in predictions])
         caption = i18n.text("sd_maps_disagreement_caption", language, share=_percent(float(differs.mean())))
-        return [(common.png_file(maps.disagreement_image(differs, rgb)), caption)], note + legend_text(view, language, False)
+        return [(_file(maps.disagreement_image(differs, rgb)), caption)], note + legend_text(view, language, False)
     membranes = False
     for spec, prediction in predictions:
         title = common.model_title(spec.key, language)
@@ -210,7 +220,7 @@ def run(image, truth, model_keys, threshold, view: str, language: str, threshold
         # The binarized output in the network's own convention (membranes: cells white), as the figure shows it.
         items.append(
             (
-                common.png_file(render.binary(1 - prediction.labels if inverted else prediction.labels)),
+                _file(render.binary(1 - prediction.labels if inverted else prediction.labels)),
                 i18n.text("sd_maps_binary", language, title=title),
             )
         )
@@ -222,11 +232,12 @@ def run(image, truth, model_keys, threshold, view: str, language: str, threshold
             caption = i18n.text("sd_maps_error_caption", language, title=title, tp=shares[0], fp=shares[1], fn=shares[2])
             if maps.BOUNDARY_ERROR in shares:
                 caption += i18n.text("sd_maps_boundary_caption", language, boundary=shares[maps.BOUNDARY_ERROR])
-            items.append((common.png_file(result.image), caption))
+            items.append((_file(result.image), caption))
         else:
             confidence = maps.colour_scale(maps.binary_confidence(prediction.scores, value))
-            items.append((common.png_file(confidence), i18n.text("sd_maps_confidence_caption", language, title=title)))
-    return items, note + legend_text(view, language, membranes)
+            items.append((_file(confidence), i18n.text("sd_maps_confidence_caption", language, title=title)))
+    captions = "\n".join(f"- {caption}" for _, caption in items[1::2])
+    return items, note + legend_text(view, language, membranes) + "\n\n" + captions
 
 
 def attach(event, inputs: list, threshold_to_library, model_keys: list[str]) -> None:
@@ -239,7 +250,7 @@ def attach(event, inputs: list, threshold_to_library, model_keys: list[str]) -> 
         threshold_to_library: the slider's value -> the library's threshold.
         model_keys: the models the tab offers (their training curves are shown).
     """
-    with gr.Accordion(t("sd_maps_title"), open=True):
+    with gr.Accordion(t("sd_maps_title"), open=True, elem_classes=["sd-maps"]):
         view = gr.Radio(
             [
                 (t("sd_maps_errors"), "errors"),
@@ -251,7 +262,7 @@ def attach(event, inputs: list, threshold_to_library, model_keys: list[str]) -> 
         )
         gallery = gr.Gallery(label=t("sd_maps_gallery"), columns=2, height="auto", format="png", object_fit="contain")
         legend = gr.Markdown()
-    with gr.Accordion(t("sd_curves_title"), open=False):
+    with gr.Accordion(t("sd_curves_title"), open=False, elem_classes=["sd-curves"]):
         with gr.Row(equal_height=False):
             plot = gr.Image(label=t("sd_curves_image"), format="png", interactive=False, min_width=300)
             caption = gr.Markdown(min_height=0)

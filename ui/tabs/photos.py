@@ -157,6 +157,7 @@ def run_photos(image, model_keys, pipeline, threshold, opacity, request: gr.Requ
 
 
 MAX_LEGEND = 12  # classes listed per network; the rest share one "other classes" entry
+MIN_LISTED = 0.001
 DISPLAY_SIDE = 640  # the side-by-side views are drawn at most this large (legends count at full size)
 OTHER_COLOUR = "#9a9a9a"
 
@@ -209,12 +210,14 @@ def annotated_view(pixels: np.ndarray, prediction, language: str, opacity: float
     confidence = i18n.text("sd_photos_confidence_short", language)
     alpha = np.float32(max(opacity, 0.05))  # fully transparent masks would hide the legend's effect
     annotations, colours, order = [], {}, []
-    for entry in entries[:MAX_LEGEND]:
+    # Classes under 0.1 % of the photo join "other classes": the legend stays readable.
+    listed = [entry for entry in entries if entry.fraction >= MIN_LISTED][:MAX_LEGEND]
+    rest = [entry for entry in entries if entry not in listed]
+    for entry in listed:
         label = f"{entry.name} {entry.fraction * 100:.1f} % · {confidence} {entry.mean_confidence:.2f}"
         annotations.append(((labels == entry.index).astype(np.float32) * alpha, label))
         colours[label] = entry.hex
         order.append(entry.index)
-    rest = entries[MAX_LEGEND:]
     if rest:
         label = i18n.text("sd_photos_other_classes", language, count=len(rest))
         label += f" {sum(e.fraction for e in rest) * 100:.1f} %"
@@ -298,17 +301,19 @@ def show_results(image, model_keys, pipeline, threshold, opacity, slider_mode, s
 
 
 def example_views(image, request: gr.Request):
-    """A shipped photo through the default network, for Gradio's example cache: the side-by-side
-    views and the slider. Missing weights raise (a translated gr.Error), so nothing is cached then."""
+    """A shipped photo through the default network, for Gradio's example cache: the summary table
+    and the before/after slider (plain values: Gradio builds the lazy cache outside the event
+    listener, where component updates fail). The side-by-side views follow from the output cache.
+    Missing weights raise a translated gr.Error, so nothing is cached then."""
     language = i18n.language(request)
     keys = [key for key in DEFAULT_MODELS if key in registry.keys("pspnet")]
+    _, table = run_photos(image, keys, "original", 0.0, DEFAULT_OPACITY, request, progress=lambda *_, **__: None)
     with common.user_errors(language):
-        pixels = images.load(image)
-        for key in keys:
-            spec = registry.get(key)
-            network_outputs(pixels, spec, spec.default_pipeline.name)  # raises when the weights are missing
-    results = show_results(image, keys, "original", 0.0, DEFAULT_OPACITY, "overlay", keys[0], None, request)
-    return results[: len(registry.keys("pspnet")) + 1]
+        pixels, results = _rendered(image, keys, "original", 0.0, DEFAULT_OPACITY)
+    shown = [prediction for _, prediction, _ in results if prediction is not None]
+    if not shown:
+        raise common.error("sd_photos_none_available", language)
+    return table, (images.to_rgb(pixels), shown[0].overlay)
 
 
 def pixel_classes(image, model_keys, pipeline, evt: gr.SelectData, request: gr.Request):
@@ -416,19 +421,21 @@ def build() -> None:
         )
         orders = gr.State({})  # key -> class index of each legend entry, in order
         highlight = gr.State(None)  # (key, class index) chosen in a legend
-        credits = []
+        credits, cached_examples = [], []
         for key, photos in samples.photos_by_model().items():
             if photos:
                 # Gradio's example cache, filled lazily (start-up stays fast): a class clicking the same
                 # example costs one inference, and later clicks none.
-                common.examples(
-                    [[str(photo.image)] for photo in photos],
-                    inputs=[image],
-                    label=t(f"sd_photos_examples_{key}"),
-                    fn=example_views,
-                    outputs=[*views, slider],
-                    cache_examples=True,
-                    cache_mode="lazy",
+                cached_examples.append(
+                    common.examples(
+                        [[str(photo.image)] for photo in photos],
+                        inputs=[image],
+                        label=t(f"sd_photos_examples_{key}"),
+                        fn=example_views,
+                        outputs=[table, slider],
+                        cache_examples=True,
+                        cache_mode="lazy",
+                    )
                 )
                 credits += photos
         if credits:
@@ -440,7 +447,15 @@ def build() -> None:
     view_outputs = [*views, slider, slider_key, download_labels, download_overlay, download_summary, orders, highlight]
     run_inputs = [image, models, pipeline, threshold, opacity]
     # The networks run here (API /photos: overlays and a table); the views are then drawn from the cache.
-    event = button.click(run_photos, run_inputs, [gallery, table], api_name="photos", concurrency_id="inference")
+    # The queue position and ETA are drawn on the slider too: the gallery and table stay hidden until a first result.
+    event = button.click(
+        run_photos,
+        run_inputs,
+        [gallery, table],
+        api_name="photos",
+        concurrency_id="inference",
+        show_progress_on=[slider, gallery, table],
+    )
     common.show_after(event, table)
     event.success(show_results, view_inputs, view_outputs, api_visibility="private", concurrency_id="inference")
     # Re-rendering only: the cached outputs are drawn again (a pipeline never run on this photo runs once).
@@ -453,4 +468,26 @@ def build() -> None:
         view.select(_legend_chooser(key), [orders], [highlight, slider_key], api_visibility="private", queue=False).then(
             show_results, view_inputs, view_outputs, api_visibility="private", concurrency_id="inference", show_progress="hidden"
         )
+    # An example's table and slider come from Gradio's example cache; its views from the output cache.
+    default_models = gr.State([key for key in DEFAULT_MODELS if key in pspnet_keys])
+    example_inputs = [
+        image,
+        default_models,
+        gr.State("original"),
+        gr.State(0.0),
+        gr.State(DEFAULT_OPACITY),
+        gr.State("overlay"),
+        slider_key,
+        gr.State(None),
+    ]
+    for examples in cached_examples:
+        examples.cache_event.then(
+            show_results,
+            example_inputs,
+            view_outputs,
+            api_visibility="private",
+            concurrency_id="inference",
+            show_progress="hidden",
+        )
+        common.show_after(examples.cache_event, table)
     image.select(pixel_classes, [image, models, pipeline], [pixel], api_visibility="private", concurrency_id="inference")
