@@ -50,10 +50,11 @@ REGISTRY_KEYS = {("fcn", False): "fcn", ("fcn", True): "fcn_aug", ("unet", False
 BATCH_SIZES = {"fcn": 20, "unet": 10}
 LEARNING_RATE = 1e-3
 THRESHOLD = 0.5
-# Most epochs one run may ask for: with the FCN at about 0.25 s and the U-Net at about 0.6 s per
-# epoch on an idle 2-core CPU (`python -m bench.training_priority` prints them), plus a few
-# seconds to build the graph, a run at the cap takes about a minute.
-EPOCH_CAPS = {"fcn": 200, "unet": 80}
+# Most epochs one run may ask for. `python -m bench.training_priority` measured the process's CPU
+# time: about 0.6 s per FCN epoch and 1.3 s per U-Net epoch, plus 4–9 s for the first (the
+# training graph); on an idle 2-core CPU an epoch takes between half that and that. A run at the
+# cap costs about a minute of CPU: 6 + 100 × 0.6 and 8 + 40 × 1.3 seconds.
+EPOCH_CAPS = {"fcn": 100, "unet": 40}
 TIME_LIMIT_S = 120.0  # of training (pauses for other requests not counted): a safety net on a slow server
 PAUSE_POLL_S = 0.02
 DISPLAY_EXAMPLES = (("076", "lecture_test"), ("maior2", "large"))
@@ -304,6 +305,9 @@ def _keras_callback(stop: threading.Event, yield_to: Callable[[], bool] | None, 
 
     class BatchGate(keras.callbacks.Callback):
         """At the end of each batch: stop at once when asked; sleep while others wait for the CPU."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._gate()
 
         def on_train_batch_end(self, batch, logs=None):
             self._gate()

@@ -51,8 +51,9 @@ def test_stop_ends_the_run_at_the_end_of_the_current_batch():
     stop = threading.Event()
 
     def press_stop_in_epoch_two() -> bool:
-        # Asked at every batch end. The U-Net runs 10 training batches (100 pairs, batch 10) and
-        # 5 validation batches per epoch: call 20 is the end of epoch 2's fifth training batch.
+        # Asked at each epoch's start and every batch end. The U-Net runs 10 training batches (100
+        # pairs, batch 10) and 5 validation batches per epoch: call 20 is the end of epoch 2's third
+        # training batch (calls 1 and 17 start the epochs).
         press_stop_in_epoch_two.calls += 1
         if press_stop_in_epoch_two.calls == 20:
             stop.set()
@@ -61,7 +62,7 @@ def test_stop_ends_the_run_at_the_end_of_the_current_batch():
     press_stop_in_epoch_two.calls = 0
     updates = list(live_training.train(TrainingRequest("unet", epochs=5, seed=2), stop, press_stop_in_epoch_two))
     last = updates[-1]
-    assert last.steps == 15  # not one batch more after Stop (an epoch-end check would give 20)
+    assert last.steps == 13  # not one batch more after Stop (an epoch-end check would give 20)
     assert last.state == live_training.STOPPED and last.epoch == 1 and len(last.loss) == 1
     assert last.trained is not None and last.trained.epochs == 1  # the completed epoch is kept
 

@@ -16,6 +16,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from segdemo import live_training
 from ui.tabs import train as train_tab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +151,7 @@ def test_inference_requests_pause_the_training(app_url):
 def test_bad_settings_get_a_clear_message(app_url):
     client = Client(app_url, verbose=False)
     with pytest.raises(AppError, match="Cannot train with these settings: The number of epochs must be between 1 and"):
-        client.predict("unet", False, 150, 1, "random", api_name="/train")  # the FCN's cap, above the U-Net's
+        client.predict("unet", False, 90, 1, "random", api_name="/train")  # within the FCN's cap, above the U-Net's
     assert is_free(client)
 
 
@@ -167,14 +168,18 @@ def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
             page.goto(app_url)
             page.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).click()
             # The page's load event sets the U-Net's cap; then ask for all of it.
-            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_attribute("max", "80", timeout=60_000)
+            cap = str(live_training.EPOCH_CAPS["unet"])
+            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_attribute("max", cap, timeout=60_000)
             epochs = page.locator("#sd-train-epochs input[type=number]")
-            epochs.fill("80")
+            epochs.fill(cap)
             epochs.press("Tab")
-            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_value("80")
+            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_value(cap)
             page.locator("#sd-train-button").click()
             status = page.locator("#sd-train-status")
-            playwright_api.expect(status).to_contain_text("Epoch 2 of 80", timeout=FREE_TIMEOUT_S * 1000)
+            playwright_api.expect(status).to_contain_text(f"Epoch 2 of {cap}", timeout=FREE_TIMEOUT_S * 1000)
+            started = time.monotonic()
+            playwright_api.expect(status).to_contain_text(f"Epoch 3 of {cap}", timeout=FREE_TIMEOUT_S * 1000)
+            epoch_s = time.monotonic() - started
             # The curve and the outputs figure are on the page.
             panel = page.get_by_role("tabpanel")
             assert panel.locator("img").first.evaluate("img => img.naturalWidth") > 400
@@ -189,8 +194,8 @@ def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
             waited = wait_until_free(client, timeout_s=60)
         finally:
             browser.close()
-    # The other 78 U-Net epochs would take minutes: the run ended because its page closed.
-    assert waited < 30
+    # The other 37 epochs would take 37 × epoch_s: the run ended because its page closed.
+    assert waited < min(30.0, 18 * epoch_s)
 
 
 def test_committed_weights_are_byte_identical_afterwards(app_url, committed_digests):
