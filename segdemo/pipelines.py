@@ -210,7 +210,16 @@ class PSPNetPipeline:
             network_input = network_input[..., ::-1]
         return Prepared(np.ascontiguousarray(network_input)[None], (height, width), inner)
 
-    def postprocess(self, raw: np.ndarray, prepared: Prepared) -> Dense:
+    def postprocess(self, raw: np.ndarray, prepared: Prepared, resize_every_class: bool = False) -> Dense:
+        """The top class and its probability at every pixel of the image.
+
+        Args:
+            raw: the network's (1, H, W, classes) probabilities.
+            prepared: what `preprocess` gave for the image.
+            resize_every_class: resize all classes' probabilities before the argmax, the slow way
+                that gives the same result (for bench/postprocess.py; the default resizes only the
+                classes that can win).
+        """
         probabilities = raw[0, : prepared.valid[0], : prepared.valid[1]]
         height, width = prepared.image_size
         if not self.upsample_probabilities:
@@ -221,7 +230,8 @@ class PSPNetPipeline:
             return Dense(scores=scores, grey=scores, labels=labels.astype(np.int32))
         work_scale = min(1.0, self.max_probability_side / max(height, width))
         work_size = (max(1, round(height * work_scale)), max(1, round(width * work_scale)))
-        labels, scores = self._upsampled_argmax(probabilities, work_size)
+        upsampled_argmax = self._upsampled_argmax_all if resize_every_class else self._upsampled_argmax
+        labels, scores = upsampled_argmax(probabilities, work_size)
         if work_size != (height, width):
             labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
             scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_LINEAR)
@@ -387,10 +397,11 @@ def _same_top_nearby(top: np.ndarray) -> np.ndarray:
 
 def _neighbourhood_mask(shape: tuple[int, int], source_rows: np.ndarray, source_cols: np.ndarray) -> np.ndarray:
     """The input pixels of the `_NEIGHBOURHOOD`s starting at (`source_rows`, `source_cols`)."""
-    mask = np.zeros(shape, bool)
-    for row, col in _NEIGHBOURHOOD:
-        mask[_clipped(source_rows + row, shape[0]), _clipped(source_cols + col, shape[1])] = True
-    return mask
+    starts = np.zeros(shape, np.uint8)
+    starts[source_rows, source_cols] = 1
+    # Pixel (r, c) is in the neighbourhood starting at (r0, c0) when r0 - 1 <= r <= r0 + 2 (so for the
+    # starts r - 2 ... r + 1): a 4×4 dilation anchored at (2, 2).
+    return cv2.dilate(starts, np.ones((4, 4), np.uint8), anchor=(2, 2)).astype(bool)
 
 
 def pspnet_pipelines(layers: int, input_size: int) -> tuple[PSPNetPipeline, PSPNetPipeline]:

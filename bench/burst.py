@@ -1,0 +1,185 @@
+"""A class burst: N students send a photo to the photo tab's PSPNet at the same moment.
+
+Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600]
+
+Writes the network with random weights in the published layout into a temporary weights folder
+(where the real file is absent here; random weights cost the network the same time), starts app.py
+on 127.0.0.1 with it, sends one warm-up request (it loads TensorFlow and converts the weights,
+timed apart), then submits N requests at once through gradio_client's /photos endpoint: the
+shipped photos in turn, at sizes cycling from 0.3 MP up to --max-megapixels. Prints when the last
+answer arrived, the waits (p50, p95, max), failures, the queue positions and ETAs the clients saw,
+and the server's peak RSS. Figures are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from bench.app_server import ROOT, running_app
+from bench.load import peak_rss_mib
+
+PHOTOS = ROOT / "examples" / "photos"
+MEGAPIXEL_STEPS = (0.3, 1.0, 3.0, 6.0, 12.0)  # cycled through, capped at --max-megapixels
+PIPELINE, THRESHOLD, OPACITY = "original", 0.0, 0.55
+
+
+@dataclass
+class Outcome:
+    """One request: its photo and size, when its answer arrived after the burst began, what the client saw meanwhile."""
+
+    photo: str
+    megapixels: float
+    seconds: float = float("nan")
+    error: str | None = None
+    ranks: list[int] = field(default_factory=list)
+    etas: list[float] = field(default_factory=list)
+
+
+def make_photos(folder: Path, count: int, max_megapixels: float) -> list[tuple[Path, float]]:
+    """`count` JPEGs: the shipped photos in turn, each resized to the next size of MEGAPIXEL_STEPS."""
+    sources = sorted(PHOTOS.glob("*.jpg"))
+    if not sources:
+        raise SystemExit(f"no shipped photos in {PHOTOS}")
+    steps = [step for step in MEGAPIXEL_STEPS if step < max_megapixels] + [max_megapixels]
+    made = {}
+    result = []
+    for index in range(count):
+        source, megapixels = sources[index % len(sources)], steps[index % len(steps)]
+        key = (source, megapixels)
+        if key not in made:
+            with Image.open(source) as image:
+                image = image.convert("RGB")
+                scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+                path = folder / f"{source.stem}_{megapixels:g}mp.jpg"
+                image.resize(size, Image.Resampling.BICUBIC).save(path, quality=88)
+            made[key] = path
+        result.append((made[key], megapixels))
+    return result
+
+
+def write_weights(model: str, folder: Path) -> None:
+    """Random weights in the published layout, written by a child process (TensorFlow stays out of this one)."""
+    code = f"from bench.published_weights import write_random_published_weights as w; w({model!r}, {str(folder)!r})"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def submit(client: Client, path: Path, model: str):
+    return client.submit(handle_file(str(path)), [model], PIPELINE, THRESHOLD, OPACITY, api_name="/photos")
+
+
+def check_answer(result) -> str | None:
+    """None for an answer with one overlay; otherwise what is wrong with it."""
+    gallery, _table = result
+    if not gallery:
+        return f"no overlay in the answer: {str(result)[:200]}"
+    return None
+
+
+def run_burst(url: str, photos: list[tuple[Path, float]], model: str, deadline: float) -> tuple[list[Outcome], float]:
+    """Submits every photo at once and waits for the answers (until `deadline`)."""
+    # download_files=False: the overlays stay on the server (the students' browsers fetch them, not this bench).
+    client = Client(url, verbose=False, max_workers=len(photos) + 4, download_files=False)
+    outcomes = [Outcome(path.name, megapixels) for path, megapixels in photos]
+    started = time.monotonic()
+    jobs = [submit(client, path, model) for path, _ in photos]
+
+    def record(job, outcome: Outcome) -> None:
+        def done(_future) -> None:
+            outcome.seconds = time.monotonic() - started
+            try:
+                outcome.error = check_answer(job.result(timeout=0))
+            except Exception as exception:  # noqa: BLE001 - every failure is counted and reported
+                outcome.error = f"{type(exception).__name__}: {str(exception)[:300]}"
+
+        job.add_done_callback(done)
+
+    for job, outcome in zip(jobs, outcomes):
+        record(job, outcome)
+    # What a waiting student is shown: queue position and estimated wait (polled, as the page updates).
+    while not all(job.done() for job in jobs) and time.monotonic() < deadline:
+        for job, outcome in zip(jobs, outcomes):
+            if not job.done():
+                status = job.status()
+                if status.rank is not None:
+                    outcome.ranks.append(status.rank)
+                if status.eta is not None:
+                    outcome.etas.append(status.eta)
+        time.sleep(0.5)
+    for job, outcome in zip(jobs, outcomes):
+        if not job.done():
+            outcome.error = "no answer before the time limit"
+            job.cancel()
+    return outcomes, time.monotonic() - started
+
+
+def report(outcomes: list[Outcome], warm_s: float, rss_before: float, rss_peak: float) -> None:
+    failures = [outcome for outcome in outcomes if outcome.error]
+    waits = sorted(outcome.seconds for outcome in outcomes if not outcome.error)
+    print(f"warm-up request (TensorFlow, weights conversion, first inference): {warm_s:.1f} s")
+    print(f"requests:   {len(outcomes)} sent at once, {len(failures)} failed")
+    for failure in failures[:5]:
+        print(f"  {failure.photo} ({failure.megapixels:g} MP): {failure.error}")
+    if waits:
+        print(f"last answer {waits[-1]:.1f} s after the burst began")
+        print(f"waits:      p50 {np.percentile(waits, 50):.1f} s, p95 {np.percentile(waits, 95):.1f} s, min {waits[0]:.1f} s")
+        print(f"throughput: {len(waits) / waits[-1]:.2f} photos/s, {waits[-1] / len(waits):.2f} s per photo")
+    ranked = [outcome for outcome in outcomes if outcome.ranks]
+    with_eta = [outcome for outcome in outcomes if outcome.etas]
+    print(
+        f"queue:      {len(ranked)} of {len(outcomes)} clients saw a queue position (highest {max((max(o.ranks) for o in ranked), default=0)}), "
+        f"{len(with_eta)} an ETA (first ETAs: {', '.join(f'{o.etas[0]:.0f} s' for o in with_eta[:6])})"
+    )
+    print("server RSS: " + f"{rss_before:.0f} MiB peak after the warm-up, {rss_peak:.0f} MiB peak after the burst")
+    print("PASS: every request answered" if not failures else "FAIL: see above")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--model", default="pspnet_voc", choices=("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes"))
+    parser.add_argument("--max-megapixels", type=float, default=12.0)
+    parser.add_argument("--time-limit", type=float, default=600, help="seconds for the warm-up and the burst together")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="segdemo-burst-") as scratch:
+        folder = Path(scratch)
+        (folder / "weights").mkdir()
+        started = time.monotonic()
+        write_weights(arguments.model, folder / "weights")
+        photos = make_photos(folder, arguments.requests, arguments.max_megapixels)
+        print(
+            f"random {arguments.model} weights and {len({p for p, _ in photos})} photo files ready in {time.monotonic() - started:.0f} s"
+        )
+        env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
+        with running_app(folder / "app.log", env=env) as app:
+            deadline = time.monotonic() + arguments.time_limit
+            print(
+                f"app pid {app.pid} up in {app.ready_seconds:.1f} s; {arguments.requests} requests to {arguments.model}, {os.cpu_count()} CPU cores"
+            )
+            warm_started = time.monotonic()
+            warm_error = check_answer(
+                submit(Client(app.url, verbose=False, download_files=False), photos[0][0], arguments.model).result(timeout=300)
+            )
+            if warm_error:
+                raise SystemExit(f"the warm-up request failed: {warm_error}\n{app.log_tail()}")
+            warm_s = time.monotonic() - warm_started
+            rss_before = peak_rss_mib(app.pid)
+            outcomes, _ = run_burst(app.url, photos, arguments.model, deadline)
+            report(outcomes, warm_s, rss_before, peak_rss_mib(app.pid))
+            if app.process.poll() is not None or any(outcome.error for outcome in outcomes):
+                print(f"--- the app's log, last lines ---\n{app.log_tail(4000)}")
+
+
+if __name__ == "__main__":
+    main()
