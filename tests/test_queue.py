@@ -1,0 +1,94 @@
+"""A student whose photo waits behind others' sees their place in the queue and an estimate.
+
+The photo tab's event (API `/photos`) runs in the one inference queue. Driven through the real app
+and gradio_client, with a random-weight PSPNet-50 in the published layout (the real file is not
+here; random weights cost the same time): requests sent together wait in turn, and the waiting
+ones are told their rank and an ETA. The page shows that status on a component that is visible
+while the student waits (Gradio draws it on the event's outputs unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from concurrent.futures import wait
+
+import pytest
+from app_server import running_app
+from gradio_client import Client, handle_file
+from gradio_client.utils import Status
+from PIL import Image
+
+from bench.burst import write_weights
+from segdemo import samples
+
+pytestmark = pytest.mark.slow
+MODEL = "pspnet_ade20k"  # PSPNet-50: the cheapest network to write and run
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("queue")
+    (folder / "weights").mkdir()
+    write_weights(MODEL, folder / "weights")
+    env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
+    with running_app(folder / "app.log", env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Four different photos (the app caches outputs per photo, so a repeated one would not wait)."""
+    folder = tmp_path_factory.mktemp("photos")
+    shipped = [photo.image for photo in samples.photos(MODEL)] or []
+    if len(shipped) < 2:
+        pytest.skip("the shipped photos are missing")
+    paths = []
+    for index in range(4):
+        with Image.open(shipped[index % len(shipped)]) as image:
+            image = image.convert("RGB").resize((480 + 16 * index, 320))  # a different photo each time
+            paths.append(folder / f"photo{index}.jpg")
+            image.save(paths[-1])
+    return paths
+
+
+def _submit(client: Client, path):
+    return client.submit(handle_file(str(path)), [MODEL], "original", 0.0, 0.55, api_name="/photos")
+
+
+def test_waiting_requests_see_their_rank_and_an_eta(app, photos):
+    client = Client(app.url, verbose=False, download_files=False)
+    # One request first: it loads the network, and Gradio's ETA needs one finished run to estimate from.
+    gallery, _ = _submit(client, photos[0]).result(timeout=600)
+    assert gallery, "the warm-up request got no overlay"
+    jobs = [_submit(client, path) for path in photos[1:]]
+    seen: list[tuple[int, float | None]] = []
+    deadline = time.monotonic() + 300
+    while not all(job.done() for job in jobs) and time.monotonic() < deadline:
+        for job in jobs:
+            status = job.status()
+            if status.code == Status.IN_QUEUE and status.rank is not None:
+                seen.append((status.rank, status.eta))
+        time.sleep(0.05)
+    wait(jobs, timeout=60)
+    assert all(job.result()[0] for job in jobs), "a queued request got no overlay"
+    # Three sent together: one runs, the others wait; the last in line has one request before it.
+    assert max((rank for rank, _ in seen), default=-1) >= 1, f"no request saw a queue position behind another: {seen[:20]}"
+    etas = [eta for rank, eta in seen if rank >= 1 and eta is not None]
+    assert etas and min(etas) > 0, f"the waiting requests got no ETA: {seen[:20]}"
+
+
+def test_the_photo_tab_shows_the_queue_status_where_the_student_looks(app):
+    """Gradio draws rank and ETA on the components named by the event's show_progress_on, or on its
+    outputs; at least one of them must be visible before the first result (the gallery and the table
+    only appear with it)."""
+    with urllib.request.urlopen(app.url + "config", timeout=30) as response:
+        config = json.load(response)
+    visible = {
+        component["id"]: component.get("props", {}).get("visible", True) is not False for component in config["components"]
+    }
+    event = next(dependency for dependency in config["dependencies"] if dependency.get("api_name") == "photos")
+    assert event.get("show_progress", "full") != "hidden"
+    shown_on = event.get("show_progress_on") or event["outputs"]
+    assert any(visible[component] for component in shown_on), f"the queue status is drawn only on hidden components {shown_on}"
