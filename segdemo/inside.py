@@ -517,9 +517,12 @@ class PyramidView:
         off: the branches switched off (bin counts) for `labels_off`.
         branches_picture: the photo and the four branches (first principal component), uint8 RGB.
         maps_picture: class maps: the whole network, with `off` switched off, with all four off.
-        labels: {"all": ..., "off": ..., "none": ...} label maps at the photo's size.
-        changes: per branch removed alone, {"bins", "pixels", "fraction"} of the photo's pixels
-            whose label changes; and the same for `off` and for all four.
+        labels: {"all": ..., "off": ..., "none": ...}: the class of each cell of the network's
+            1/8 class map (the top class of `conv6`, the raw output before the final resize and
+            softmax, which do not change a cell's top class), cropped to the photo.
+        changes: per branch removed alone, {"off", "cells", "fraction"}: the cells of that map
+            whose class changes and their share of the photo; and the same for `off` and for
+            all four.
         seconds: time taken; network_seconds: of it, the network up to the concatenation.
     """
 
@@ -590,13 +593,19 @@ def _check_off(off) -> tuple[int, ...]:
     return chosen
 
 
-def _labels(chosen, loaded, prepared, raw: np.ndarray) -> np.ndarray:
-    return chosen.postprocess(loaded.tail(raw), prepared).labels
+def _cell_labels(raw: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """The top class of each cell of a raw (1, h, w, classes) output, cropped to the photo's cells."""
+    return np.argmax(raw[0, :rows, :columns], axis=-1).astype(np.int32)
 
 
 def _colour_labels(labels: np.ndarray, palette) -> np.ndarray:
     colours = np.asarray(palette, dtype=np.uint8)
     return colours[np.clip(labels, 0, len(colours) - 1)]
+
+
+def _on_photo(cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map of cells enlarged to the photo's size by nearest neighbour (each cell a block)."""
+    return cv2.resize(cells, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def _titled(pixels: np.ndarray, title: str, size: int) -> np.ndarray:
@@ -636,7 +645,8 @@ def pyramid(image, key: str, pipeline: str | None = None, off=(), tile: int = 24
     chosen, loaded, probe, prepared, branch_maps, shares, network_seconds = _pyramid_state(pixels, key, pipeline)
     height, width = prepared.image_size
     # The valid part of the 1/8 map (the rest is the letterbox's padding).
-    stride = prepared.batch.shape[1] / next(iter(branch_maps.values())).shape[1]
+    # 473 → 237 → 119 → 60: cell i starts at input pixel 8·i (the three halvings round up).
+    stride = round(prepared.batch.shape[1] / next(iter(branch_maps.values())).shape[1])
     rows, columns = (max(1, int(np.ceil(side / stride))) for side in prepared.valid)
     photo = images.to_rgb(pixels)
     tiles = [_titled(photo, "photo", tile)]
@@ -650,7 +660,9 @@ def pyramid(image, key: str, pipeline: str | None = None, off=(), tile: int = 24
     full_raw = probe.head_from(shares)
     variants = {"all": full_raw, "none": probe.head_from(shares, (1, 2, 3, 6))}
     variants["off"] = probe.head_from(shares, off) if off else full_raw
-    labels = {name: _labels(chosen, loaded, prepared, raw) for name, raw in variants.items()}
+    # Class maps at the network's own 1/8 resolution: every variant costs only the layers after
+    # conv5_4 (a full-resolution postprocessing of 150 classes costs more than the network's head).
+    labels = {name: _cell_labels(raw, rows, columns) for name, raw in variants.items()}
     total = labels["all"].size
     changes = []
     for removed in [(bins,) for bins in (1, 2, 3, 6)] + ([off] if len(off) > 1 else []) + [(1, 2, 3, 6)]:
@@ -659,15 +671,15 @@ def pyramid(image, key: str, pipeline: str | None = None, off=(), tile: int = 24
         elif removed == off:
             changed_labels = labels["off"]
         else:
-            changed_labels = _labels(chosen, loaded, prepared, probe.head_from(shares, removed))
+            changed_labels = _cell_labels(probe.head_from(shares, removed), rows, columns)
         count = int(np.count_nonzero(changed_labels != labels["all"]))
-        changes.append({"off": list(removed), "pixels": count, "fraction": round(count / total, 5)})
+        changes.append({"off": list(removed), "cells": count, "fraction": round(count / total, 5)})
     off_title = "off: " + ", ".join(f"{bins}×{bins}" for bins in off) if off else "nothing off"
     maps_picture = _row(
         [
-            _titled(_colour_labels(labels["all"], spec.palette), "all branches", tile),
-            _titled(_colour_labels(labels["off"], spec.palette), off_title, tile),
-            _titled(_colour_labels(labels["none"], spec.palette), "no pyramid", tile),
+            _titled(_on_photo(_colour_labels(labels["all"], spec.palette), (height, width)), "all branches", tile),
+            _titled(_on_photo(_colour_labels(labels["off"], spec.palette), (height, width)), off_title, tile),
+            _titled(_on_photo(_colour_labels(labels["none"], spec.palette), (height, width)), "no pyramid", tile),
         ]
     )
     return PyramidView(key, chosen.name, off, branches_picture, maps_picture, labels, changes, time.perf_counter() - started, network_seconds)

@@ -108,7 +108,7 @@ def test_each_part_of_the_tab_renders(page):
     page.locator("#inside-pyramid-examples .gallery-item").nth(3).click()
     page.get_by_role("button", name="Show the pyramid").click()
     wait_for_image(page, block_of(page, "The photo and the four pooled branches").locator("img").first)
-    wait_for_image(page, block_of(page, "Class maps: all branches · the chosen ones off · no pyramid at all").locator("img").first)
+    wait_for_image(page, block_of(page, "Class maps at 1/8: all branches · the chosen ones off · no pyramid").locator("img").first)
     # The table's last row: every branch off (rows: 1×1, 2×2, 3×3, 6×6 alone, then all four).
     expect(page.get_by_test_id("cell-4-0").filter(visible=True).first).to_contain_text("all four (no pyramid)")
     panel_screenshot(page, "inside-pyramid-row", "inside_pyramid.png")

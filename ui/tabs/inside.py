@@ -73,12 +73,12 @@ STRINGS = i18n.register(
             "branch is convolved, enlarged back and concatenated with the features. Each branch is shown as the first principal "
             "component of its 512 channels, enlarged to the photo (the 1×1 branch is one value for the whole photo). Switch "
             "branches off (their channels set to zero in the concatenation, the rest of the same network run on it) and see "
-            "which pixels change class: the coarse bins bring the context."),
+            "which cells of the network's 1/8 class map change class: the coarse bins bring the context."),
             ("**O módulo de pirâmide de pooling da PSPNet.** O mapa de características de 1/8 é reduzido por média a 1×1, 2×2, "
             "3×3 e 6×6 células; cada ramo passa por uma convolução, é ampliado de volta e concatenado às características. Cada "
             "ramo aparece como a primeira componente principal dos seus 512 canais, ampliada para a foto (o ramo 1×1 é um só "
             "valor para a foto inteira). Desligue ramos (seus canais zerados na concatenação, o resto da mesma rede rodando "
-            "sobre ela) e veja quais pixels mudam de classe: as células grossas trazem o contexto."),
+            "sobre ela) e veja quais células do mapa de classes de 1/8 da rede mudam de classe: as células grossas trazem o contexto."),
         ),
         "sd_inside_photo": ("Photo", "Foto"),
         "sd_inside_pipeline": ("Pipeline", "Pipeline"),
@@ -86,13 +86,13 @@ STRINGS = i18n.register(
         "sd_inside_pyr_button": ("Show the pyramid", "Mostrar a pirâmide"),
         "sd_inside_branches": ("The photo and the four pooled branches", "A foto e os quatro ramos do pooling"),
         "sd_inside_maps": (
-            "Class maps: all branches · the chosen ones off · no pyramid at all",
-            "Mapas de classes: todos os ramos · os escolhidos desligados · sem a pirâmide",
+            "Class maps at 1/8: all branches · the chosen ones off · no pyramid",
+            "Mapas de classes em 1/8: todos os ramos · os escolhidos desligados · sem a pirâmide",
         ),
-        "sd_inside_changes": ("Pixels that change class", "Pixels que mudam de classe"),
+        "sd_inside_changes": ("Cells of the 1/8 class map that change class", "Células do mapa de classes de 1/8 que mudam de classe"),
         "sd_inside_col_off": ("switched off", "desligado"),
-        "sd_inside_col_pixels": ("pixels changed", "pixels alterados"),
-        "sd_inside_col_share": ("% of the photo", "% da foto"),
+        "sd_inside_col_pixels": ("cells that change class", "células que mudam de classe"),
+        "sd_inside_col_share": ("% of the cells", "% das células"),
         "sd_inside_all_four": ("all four (no pyramid)", "os quatro (sem pirâmide)"),
         "sd_inside_pyr_json": ("Pyramid (JSON)", "Pirâmide (JSON)"),
         "sd_inside_rf_intro": (
@@ -224,7 +224,7 @@ def run_pyramid(image, model_key, pipeline, off, request: gr.Request):
     for change in result.changes:
         removed = change["off"]
         label = i18n.text("sd_inside_all_four", language) if len(removed) == 4 else ", ".join(f"{bins}×{bins}" for bins in removed)
-        rows.append([label, change["pixels"], round(change["fraction"] * 100, 2)])
+        rows.append([label, change["cells"], round(change["fraction"] * 100, 2)])
     headers = [i18n.text(key, language) for key in ("sd_inside_col_off", "sd_inside_col_pixels", "sd_inside_col_share")]
     return common.png_file(result.branches_picture), common.png_file(result.maps_picture), common.table(rows, headers), result.summary()
 
