@@ -28,24 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDTH, HEIGHT = 1280, 853
 
 
-def write_random_published_weights(key: str, folder: Path) -> Path:
-    """Random weights of the published shapes, in the published Keras-2 HDF5 layout."""
-    import sys
-
-    import keras
-
-    from segdemo import architectures, registry
-
-    sys.path.insert(0, str(ROOT / "tests"))
-    from legacy_h5_writer import write_legacy_weights
-
-    spec = registry.get(key)
-    keras.utils.set_random_seed(0)
-    path = folder / spec.weights_file
-    write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), path)
-    return path
-
-
 def photo(seed: int = 0) -> np.ndarray:
     """A shipped street photo at 1280×853 (a fresh noise pattern per seed, so each is a new image)."""
     import cv2
@@ -95,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     import segdemo
+    from bench.published_weights import write_random_published_weights
     from segdemo import images, maps, registry
     from segdemo.output_cache import CACHE
     from segdemo.predict import network_outputs, render_prediction

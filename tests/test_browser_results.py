@@ -167,20 +167,22 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
 
 def test_error_map_with_a_ground_truth(page, tmp_path):
     page.get_by_role("tab", name="1 · FCN vs U-Net").click()
-    examples = page.get_by_text("eliret test images of figure 8", exact=False).first
-    expect(examples).to_be_visible()
-    rows = examples.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
-    rows.locator("button, tr, td").filter(has=page.locator("img")).first.click()
-    page.get_by_role("button", name="Compare", exact=True).click()
-    gallery = (
-        page.locator(".block")
-        .filter(has=page.get_by_test_id("block-label").filter(has_text="Binarized output and map, per model"))
-        .first
-    )
-    captions = gallery.get_by_text(re.compile(r"error map: true positive \d"))
-    expect(captions.first).to_be_attached(timeout=RESULT_TIMEOUT_MS)
-    expect(page.get_by_text(re.compile(r"Legend.*true positive"))).to_be_visible()
-    screenshot(page, "results_error_map.png", tmp_path, page.locator(".sd-maps").first)
+    page.locator("#compare-examples img").first.click()  # an eliret test image and its mask
+    truth = page.get_by_test_id("block-label").filter(has_text=re.compile(r"^\s*Ground-truth mask \(optional\)\s*$"))
+    truth_block = truth.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    expect(truth_block.locator("img").first).to_have_attribute("src", re.compile(r"\S"), timeout=30_000)
+    page.get_by_role("button", name="Compare", exact=True).first.click()
+    maps = page.locator(".sd-maps").first
+    deadline = time.monotonic() + RESULT_TIMEOUT_MS / 1000
+    caption = re.compile(r"error map: true positive \d+\.\d %, false positive \d+\.\d %, false negative \d+\.\d %")
+    while not maps.get_by_text(caption).count():
+        toasts = page.get_by_test_id("toast-body").all_inner_texts()
+        if toasts or time.monotonic() > deadline:
+            pytest.fail(f"no error map; the page shows: {toasts or 'nothing'}")
+        page.wait_for_timeout(250)
+    expect(maps.get_by_text(re.compile(r"Legend.*true positive.*false positive.*false negative"))).to_be_visible()
+    expect(maps.locator("img").first).to_be_visible()
+    screenshot(page, "results_error_map.png", tmp_path, maps)
 
 
 def wait_for_cache(app_url: str, page: Page, ready) -> dict:
