@@ -385,3 +385,12 @@ def test_endpoints_of_the_running_app(tmp_path_factory, eliret_image):
             card, _, _, text, facts = client.predict("fcn_skip", api_name="/model_card")
             assert facts["parameters"] == runtime.get("fcn_skip").model.count_params() and "skip1" in text
             assert "multiply-adds" in card
+
+
+def test_leading_eigenvector_matches_numpy():
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(300, 40)) @ np.diag(np.linspace(3, 0.1, 40))
+    covariance = values.T @ values
+    expected = np.linalg.eigh(covariance)[1][:, -1]
+    found = inside._leading_eigenvector(covariance)
+    assert abs(abs(float(found @ expected)) - 1.0) < 1e-6
