@@ -500,11 +500,15 @@ def _built_model(trained: TrainedModel):
 COLUMN_TITLES = ("input", "ideal output", "grey output", "binarized output")
 
 
+FIGURE_TOP_MARGIN = 28  # room for the label a web page floats over the figure's top-left corner
+
+
 def outputs_figure(displays: tuple[DisplayOutput, ...] | list[DisplayOutput], column_titles: tuple[str, ...] | list[str] = COLUMN_TITLES,
-                   size: int = 120) -> np.ndarray:
+                   size: int = 140) -> np.ndarray:
     """One row per fixed image: input, truth, grey output, binarized output (uint8 RGB)."""
     if len(column_titles) != 4:
         raise ValueError(f"Four column titles are needed, got {len(column_titles)}.")
     cells = [[shown.image, render.binary(shown.truth), render.grey(shown.grey), render.binary(shown.binary)] for shown in displays]
-    return render.grid(cells, list(column_titles), size)
+    grid = render.grid(cells, list(column_titles), size)
+    return np.pad(grid, ((FIGURE_TOP_MARGIN, 0), (0, 0), (0, 0)), constant_values=255)
 

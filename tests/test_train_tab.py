@@ -47,7 +47,7 @@ def app_url(committed_digests, tmp_path_factory):
 
 def training_losses(plot: dict) -> list[float]:
     """The training curve of a streamed LinePlot update, in epoch order."""
-    rows = plot["value"]["data"]
+    rows = (plot["value"] or {"data": []})["data"]  # the first update, before any epoch, has no points
     return [mse for _, mse, curve in sorted(rows) if curve == "training"]
 
 

@@ -73,7 +73,10 @@ STRINGS = i18n.register(
         "sd_train_committed": ("the app's trained weights (a copy)", "os pesos treinados do app (uma cópia)"),
         "sd_train_button": ("Train", "Treinar"),
         "sd_train_stop": ("Stop", "Parar"),
-        "sd_train_loss": ("Loss (MSE) per epoch", "Perda (MSE) por época"),
+        "sd_train_loss": (
+            "Loss (MSE) per epoch: training in blue, validation in orange",
+            "Perda (MSE) por época: treino em azul, validação em laranja",
+        ),
         "sd_train_outputs": ("Outputs after the last epoch", "Saídas depois da última época"),
         "sd_train_epoch_axis": ("epoch", "época"),
         "sd_train_curve": ("curve", "curva"),
@@ -81,15 +84,15 @@ STRINGS = i18n.register(
         "sd_train_validation": ("validation", "validação"),
         "sd_train_col_input": ("input", "entrada"),
         "sd_train_col_truth": ("ideal output", "saída ideal"),
-        "sd_train_col_grey": ("grey output", "saída em níveis de cinza"),
+        "sd_train_col_grey": ("grey output", "saída em cinza"),
         "sd_train_col_binary": ("binarized output", "saída binarizada"),
         "sd_train_busy": (
             "A training is running on this server (another student's or yours): one at a time. Wait until it ends, then press Train again.",
             "Há um treino rodando neste servidor (de outro aluno ou seu): um por vez. Espere terminar e aperte Treinar de novo.",
         ),
         "sd_train_running_other": (
-            "⏳ A training is running on this server: {model}, epoch {epoch} of {epochs}, {seconds} s so far.",
-            "⏳ Há um treino rodando neste servidor: {model}, época {epoch} de {epochs}, {seconds} s até agora.",
+            "A training is running on this server: {model}, epoch {epoch} of {epochs}, {seconds} s so far.",
+            "Há um treino rodando neste servidor: {model}, época {epoch} de {epochs}, {seconds} s até agora.",
         ),
         "sd_train_idle": ("No training is running: yours can start.", "Nenhum treino rodando: o seu pode começar."),
         "sd_train_starting": (
@@ -255,9 +258,14 @@ def stop_training(request: gr.Request = None) -> None:
 
 
 def loss_plot(update: live_training.EpochUpdate | None, language: str) -> gr.LinePlot:
-    """The loss curves so far (long format: epoch, MSE, curve), with axis words in `language`."""
+    """The loss curves so far (long format: epoch, MSE, curve), with axis words in `language`;
+    `update` None: an empty chart."""
     training, validation = i18n.text("sd_train_training", language), i18n.text("sd_train_validation", language)
-    losses = (update.loss, update.val_loss) if update is not None else ((), ())
+    if update is None:
+        # No points yet: None, not an empty frame (the page's chart, once given an empty frame,
+        # drew none of the later points).
+        return gr.LinePlot(value=None, x="epoch", y="MSE", color="curve")
+    losses = (update.loss, update.val_loss)
     frame = pd.DataFrame(
         {
             "epoch": [epoch for series in losses for epoch in range(1, len(series) + 1)],
@@ -272,7 +280,7 @@ def loss_plot(update: live_training.EpochUpdate | None, language: str) -> gr.Lin
         color="curve",
         x_title=i18n.text("sd_train_epoch_axis", language),
         color_title=i18n.text("sd_train_curve", language),
-        color_map={training: "#1f77b4", validation: "#ff7f0e"},
+        color_map={training: "#1f77b4", validation: "#ff7f0e"},  # the colours the label names
     )
 
 
