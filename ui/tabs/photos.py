@@ -99,6 +99,18 @@ STRINGS = i18n.register(
         "sd_photos_slider_mode": ("The slider compares", "O controle deslizante compara"),
         "sd_photos_slider_overlay": ("photo and overlay", "foto e sobreposição"),
         "sd_photos_slider_pipelines": ("original and keras_segmentation pipelines", "pipelines original e keras_segmentation"),
+        "sd_photos_slider_confidence": (
+            "photo and confidence (top-class probability: dark blue low, yellow high)",
+            "foto e confiança (probabilidade da classe vencedora: azul-escuro baixa, amarelo alta)",
+        ),
+        "sd_photos_slider_entropy": (
+            "photo and entropy (yellow: the classes are equally likely)",
+            "foto e entropia (amarelo: as classes são igualmente prováveis)",
+        ),
+        "sd_photos_slider_disagreement": (
+            "photo and where the two pipelines disagree",
+            "foto e onde os dois pipelines discordam",
+        ),
         "sd_photos_slider_model": ("Network for the slider and the downloads", "Rede do controle deslizante e dos downloads"),
         "sd_photos_pixel": ("Clicked pixel: the three most probable classes", "Pixel clicado: as três classes mais prováveis"),
         "sd_photos_pixel_hint": (
@@ -280,12 +292,22 @@ def show_results(image, model_keys, pipeline, threshold, opacity, slider_mode, s
         painted = maps.overlay(images.to_rgb(pixels), focus.labels, spec.palette, opacity, highlight=highlight[1])
     else:
         painted = focus.overlay
-    if slider_mode == "pipelines":
+    rgb = images.to_rgb(pixels)
+    if slider_mode in ("pipelines", "disagreement"):
         with common.user_errors(language):
-            pair = [_rendered(pixels, [slider_key], name, threshold, opacity)[1][0][1].overlay for name in spec.pipeline_names]
-        slider = (pair[0], pair[1])
+            pair = [_rendered(pixels, [slider_key], name, threshold, opacity)[1][0][1] for name in spec.pipeline_names]
+        if slider_mode == "pipelines":
+            slider = (pair[0].overlay, pair[1].overlay)
+        else:  # where the two pipelines of one network give different labels
+            slider = (rgb, maps.disagreement_image(maps.disagreement([result.labels for result in pair]), rgb))
+    elif slider_mode == "confidence":  # top-class probability: dark blue unsure, yellow sure
+        slider = (rgb, maps.colour_scale(focus.scores))
+    elif slider_mode == "entropy":  # from the cached raw output through the rest of the network
+        outputs = next(outputs for key, _, outputs in results if key == slider_key)
+        with common.user_errors(language):
+            slider = (rgb, maps.colour_scale(maps.entropy_map(spec, pipeline, outputs)))
     else:
-        slider = (images.to_rgb(pixels), painted)
+        slider = (rgb, painted)
     labels_png, overlay_png, summary_file = downloads(focus, float(threshold), language)
     choices = [(common.model_title(key, language), key) for key in shown]
     return [
@@ -383,7 +405,13 @@ def build() -> None:
                     label=t("sd_photos_slider"), type="numpy", format="png", interactive=False, max_height=420
                 )
                 slider_mode = gr.Radio(
-                    [(t("sd_photos_slider_overlay"), "overlay"), (t("sd_photos_slider_pipelines"), "pipelines")],
+                    [
+                        (t("sd_photos_slider_overlay"), "overlay"),
+                        (t("sd_photos_slider_confidence"), "confidence"),
+                        (t("sd_photos_slider_entropy"), "entropy"),
+                        (t("sd_photos_slider_pipelines"), "pipelines"),
+                        (t("sd_photos_slider_disagreement"), "disagreement"),
+                    ],
                     value="overlay",
                     label=t("sd_photos_slider_mode"),
                 )
