@@ -6,10 +6,12 @@ are hashed before the app starts and after the last test."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from app_server import AppDidNotStart, running_app
 from gradio_client import Client, handle_file
@@ -180,10 +182,12 @@ def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
             started = time.monotonic()
             playwright_api.expect(status).to_contain_text(f"Epoch 3 of {cap}", timeout=FREE_TIMEOUT_S * 1000)
             epoch_s = time.monotonic() - started
-            # The curve and the outputs figure are on the page.
+            # The outputs figure and both curves, in the colours the chart's label names, are drawn.
             panel = page.get_by_role("tabpanel")
             assert panel.locator("img").first.evaluate("img => img.naturalWidth") > 400
-            assert panel.locator("canvas, svg").count() > 0
+            chart = np.asarray(Image.open(io.BytesIO(page.locator("#sd-train-plot").screenshot())).convert("RGB")).astype(int)
+            for colour in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):  # training blue, validation orange
+                assert (np.abs(chart - colour).sum(axis=2) < 60).sum() > 30, f"no {colour} curve on the chart"
             # Another student's page says a training is running.
             other = browser.new_page(locale="en-US")
             other.goto(app_url)

@@ -262,8 +262,8 @@ def loss_plot(update: live_training.EpochUpdate | None, language: str) -> gr.Lin
     `update` None: an empty chart."""
     training, validation = i18n.text("sd_train_training", language), i18n.text("sd_train_validation", language)
     if update is None:
-        # No points yet: None, not an empty frame (the page's chart, once given an empty frame,
-        # drew none of the later points).
+        # No points yet: None, not an empty frame (given an empty frame with its colour map first,
+        # the page's chart drew none of the later points; the browser test checks the curves).
         return gr.LinePlot(value=None, x="epoch", y="MSE", color="curve")
     losses = (update.loss, update.val_loss)
     frame = pd.DataFrame(
@@ -374,7 +374,7 @@ def build() -> None:
                 server = gr.Markdown(elem_id="sd-train-server-status")
             with gr.Column(scale=2, min_width=300):
                 status = gr.Markdown(elem_id="sd-train-status")
-                plot = gr.LinePlot(x="epoch", y="MSE", color="curve", label=t("sd_train_loss"), height=260)
+                plot = gr.LinePlot(x="epoch", y="MSE", color="curve", label=t("sd_train_loss"), height=260, elem_id="sd-train-plot")
                 outputs = gr.Image(label=t("sd_train_outputs"), format="png", interactive=False)
     state = session_state()
     model.change(epochs_for, [model, epochs], epochs, queue=False, api_visibility="private")
