@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
+import segdemo
 from segdemo import architectures, metrics, pipelines, registry, weights
 from segdemo.datasets import eliret, membrane
 from train.eliret import large_image_pairs
@@ -80,3 +82,26 @@ def test_skips_matter_for_membranes(membrane_dir):
         predicted = np.asarray(model(images, training=False))
         accuracies[key] = metrics.pixel_accuracy(predicted >= 0.5, cells)
     assert accuracies["membrane_unet"] > accuracies["membrane_noskip"]
+
+
+# The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
+# 512×512 through predict() (resize to the network, run, resize back): 0.9216 for the committed
+# 256 model against 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json). The issue's
+# 0.935 is not reached (README, "Membrane models"); this guards what was.
+MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.92
+
+
+def _full_resolution_accuracy(key, membrane_dir):
+    correct = total = 0
+    for index in membrane.VALID_SLICES:
+        truth = np.asarray(Image.open(membrane_dir / "train" / "label" / f"{index}.png").convert("L")) < 128
+        found = segdemo.predict(membrane_dir / "train" / "image" / f"{index}.png", key, 0.5).labels == 1
+        correct += int((found == truth).sum())
+        total += truth.size
+    return correct / total
+
+
+def test_membrane_unet_256_is_more_accurate_at_full_resolution(membrane_dir):
+    at_256 = _full_resolution_accuracy("membrane_unet_256", membrane_dir)
+    assert at_256 >= MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED
+    assert at_256 > _full_resolution_accuracy("membrane_unet", membrane_dir)
