@@ -97,7 +97,7 @@ def main() -> None:
         share=False,
         show_error=False,  # only our own gr.Error messages reach the browser
         allowed_paths=[],
-        blocked_paths=[str(settings.weights_dir()), str(settings.cache_dir())],
+        blocked_paths=[*map(str, settings.weights_dirs()), str(settings.cache_dir())],
         max_file_size="10mb",
         enable_monitoring=False,
         prevent_thread_lock=True,
