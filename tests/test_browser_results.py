@@ -137,7 +137,7 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
     expect(masks.nth(0)).to_have_class(re.compile(r"\bactive\b"))
     if masks.count() > 1:
         expect(masks.nth(1)).to_have_class(re.compile(r"\binactive\b"))
-        assert masks.nth(1).evaluate("img => getComputedStyle(img).opacity") == "0"
+        expect(masks.nth(1)).to_have_css("opacity", "0")  # faded out (after a 0.2 s transition)
 
     # A threshold move re-renders from the cache: no new network run.
     before = output_cache(app_url)

@@ -322,6 +322,16 @@ def show_results(image, model_keys, pipeline, threshold, opacity, slider_mode, s
     ]
 
 
+def rerender(
+    orders_now, image, model_keys, pipeline, threshold, opacity, slider_mode, slider_key, highlight, request: gr.Request
+):
+    """A control moved: re-render what is shown, from the cache. Before the first result is shown
+    (no legend yet) nothing happens: moving a slider never starts the networks by itself."""
+    if not orders_now:
+        return [gr.skip()] * (len(registry.keys("pspnet")) + 7)
+    return show_results(image, model_keys, pipeline, threshold, opacity, slider_mode, slider_key, highlight, request)
+
+
 def example_views(image, request: gr.Request):
     """A shipped photo through the default network, for Gradio's example cache: the summary table
     and the before/after slider (plain values: Gradio builds the lazy cache outside the event
@@ -487,9 +497,15 @@ def build() -> None:
     common.show_after(event, table)
     event.success(show_results, view_inputs, view_outputs, api_visibility="private", concurrency_id="inference")
     # Re-rendering only: the cached outputs are drawn again (a pipeline never run on this photo runs once).
+    image.change(lambda: {}, None, orders, queue=False, api_visibility="private")  # a new photo: nothing to re-render yet
     for trigger in (threshold.release, opacity.release, slider_mode.change, slider_key.input, pipeline.input):
         trigger(
-            show_results, view_inputs, view_outputs, api_visibility="private", concurrency_id="inference", show_progress="hidden"
+            rerender,
+            [orders, *view_inputs],
+            view_outputs,
+            api_visibility="private",
+            concurrency_id="inference",
+            show_progress="hidden",
         )
 
     for key, view in zip(pspnet_keys, views):
