@@ -12,6 +12,9 @@ import threading
 
 # Before Gradio is imported: no usage analytics leave the server.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Example outputs are cached lazily per server run: outputs cached by an earlier run (other weights,
+# another layout) are dropped at start rather than served.
+os.environ.setdefault("GRADIO_RESET_EXAMPLES_CACHE", "True")
 
 import gradio as gr
 
