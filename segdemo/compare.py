@@ -51,7 +51,7 @@ class ComparisonRow:
 
 def load_truth(truth) -> np.ndarray:
     """A ground-truth mask file or array as 0/1 float32 (white = 1)."""
-    return (images.to_gray(images.load(truth)) >= 128).astype(np.float32)
+    return (images.to_grey(images.load(truth)) >= 128).astype(np.float32)
 
 
 def compare(

@@ -39,7 +39,7 @@ def load(image) -> np.ndarray:
     raise ValueError(f"Unsupported image type {type(image).__name__}: give a file path, a PIL image or a numpy array.")
 
 
-def to_gray(pixels: np.ndarray) -> np.ndarray:
+def to_grey(pixels: np.ndarray) -> np.ndarray:
     """A canonical array as uint8 H×W grey (ITU-R BT.601 luma, as OpenCV and Pillow compute it)."""
     if pixels.ndim == 2:
         return pixels

@@ -379,7 +379,7 @@ def skip_comparison(image, family: str) -> SkipComparison:
     first = Image.new("RGB", (width, cell + gap), "white")
     ImageDraw.Draw(first).text((6, 6), "input\n(4 strongest channels\nper map below)", fill="black", font=render.font(13))
     for column in range(2):
-        first.paste(render.panel(images.to_gray(pixels), cell), (label_width + column * (cell + gap), 4))
+        first.paste(render.panel(images.to_grey(pixels), cell), (label_width + column * (cell + gap), 4))
     rows.append(np.asarray(first))
     detail: dict[str, dict[str, float]] = {}
     for index, info in enumerate(levels):

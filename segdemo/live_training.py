@@ -248,8 +248,8 @@ def shipped_pairs() -> tuple[np.ndarray, np.ndarray]:
     """The real 32×32 eliret pairs shipped in examples/ (training and test images), read as
     eliret.load_split reads the dataset."""
     pairs = [example for group in ("eliret_train", "lecture_test") for example in samples.examples(group)]
-    images_in = np.stack([eliret.read_gray(example.image) for example in pairs])[..., None]
-    masks = np.stack([eliret.read_gray(example.mask) for example in pairs])[..., None]
+    images_in = np.stack([eliret.read_grey(example.image) for example in pairs])[..., None]
+    masks = np.stack([eliret.read_grey(example.mask) for example in pairs])[..., None]
     return images_in, (masks >= 0.5).astype(np.float32)
 
 
@@ -271,8 +271,8 @@ def display_images() -> list[tuple[str, np.ndarray, np.ndarray]]:
     chosen = []
     for name, group in DISPLAY_EXAMPLES:
         example = next(example for example in samples.examples(group) if example.name == name)
-        pixels = images.to_gray(images.load(example.image))
-        truth = (images.to_gray(images.load(example.mask)) >= 128).astype(np.float32)
+        pixels = images.to_grey(images.load(example.image))
+        truth = (images.to_grey(images.load(example.mask)) >= 128).astype(np.float32)
         chosen.append((name, pixels, truth))
     return chosen
 

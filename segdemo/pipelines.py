@@ -103,7 +103,7 @@ def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
 
 def _grey_input(pixels: np.ndarray) -> np.ndarray:
     """The image as grey float32 in [0, 1] with a channel axis (the eliret and membrane networks' input)."""
-    return (images.to_gray(pixels).astype(np.float32) / 255.0)[..., None]
+    return (images.to_grey(pixels).astype(np.float32) / 255.0)[..., None]
 
 
 @dataclass(frozen=True)

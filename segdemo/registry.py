@@ -30,7 +30,7 @@ class ModelSpec:
         task: `BINARY` (one sigmoid/grey output) or `MULTICLASS` (softmax over `classes`).
         architecture: builder name in `segdemo.architectures.BUILDERS`.
         arch_kwargs: keyword arguments for that builder.
-        color_mode: "gray" or "rgb": what the network expects.
+        colour_mode: "grey" or "rgb": what the network expects.
         input_size: (height, width) the network runs at; None for fully convolutional
             models that run at the image's own size.
         classes: class names; for binary models (background, foreground).
@@ -53,7 +53,7 @@ class ModelSpec:
     family: str
     task: str
     architecture: str
-    color_mode: str
+    colour_mode: str
     classes: tuple[str, ...]
     palette: tuple[tuple[int, int, int], ...]
     weights_file: str
@@ -70,8 +70,8 @@ class ModelSpec:
         object.__setattr__(self, "arch_kwargs", MappingProxyType(dict(self.arch_kwargs)))
         if self.task not in (BINARY, MULTICLASS):
             raise ValueError(f"{self.key}: unknown task {self.task!r}")
-        if self.color_mode not in ("gray", "rgb"):
-            raise ValueError(f"{self.key}: unknown colour mode {self.color_mode!r}")
+        if self.colour_mode not in ("grey", "rgb"):
+            raise ValueError(f"{self.key}: unknown colour mode {self.colour_mode!r}")
         if len(self.classes) != len(self.palette):
             raise ValueError(f"{self.key}: {len(self.classes)} classes but {len(self.palette)} colours")
         names = self.pipeline_names
@@ -80,7 +80,7 @@ class ModelSpec:
 
     @property
     def channels(self) -> int:
-        return 1 if self.color_mode == "gray" else 3
+        return 1 if self.colour_mode == "grey" else 3
 
     @property
     def fully_convolutional(self) -> bool:
@@ -114,7 +114,7 @@ def _eliret(key: str, title: str, architecture: str, description: str, linear_ou
         family="eliret",
         task=BINARY,
         architecture=architecture,
-        color_mode="gray",
+        colour_mode="grey",
         classes=palettes.BINARY_CLASSES,
         palette=palettes.BINARY_PALETTE,
         weights_file=f"{key}.weights.h5",
@@ -180,7 +180,7 @@ def _membrane(key: str, title: str, description: str, skip_connections: bool, si
         task=BINARY,
         architecture="membrane_unet",
         arch_kwargs={"base_filters": 32, "input_size": (size, size), "skip_connections": skip_connections},
-        color_mode="gray",
+        colour_mode="grey",
         input_size=(size, size),
         classes=palettes.MEMBRANE_CLASSES,
         palette=palettes.MEMBRANE_PALETTE,
@@ -223,7 +223,7 @@ def _pspnet(key: str, title: str, layers: int, classes, palette, input_size: int
         task=MULTICLASS,
         architecture="pspnet",
         arch_kwargs={"layers": layers, "classes": len(classes), "input_size": input_size},
-        color_mode="rgb",
+        colour_mode="rgb",
         input_size=(input_size, input_size),
         classes=classes,
         palette=palette,

@@ -253,9 +253,9 @@ def _shipped_pairs(group: str, count: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"The examples folder holds {len(pairs)} {group} pairs; {count} were asked for.")
     images, masks = [], []
     for example in pairs[:count]:
-        # The readers' own conversions: eliret's read_gray, membrane's read_slice / 255; masks at 0.5.
+        # The readers' own conversions: eliret's read_grey, membrane's read_slice / 255; masks at 0.5.
         if group == ELIRET_TRAIN:
-            image, mask = eliret.read_gray(example.image), eliret.read_gray(example.mask)
+            image, mask = eliret.read_grey(example.image), eliret.read_grey(example.mask)
         else:
             image = membrane.read_slice(example.image).astype(np.float32) / 255.0
             mask = membrane.read_slice(example.mask).astype(np.float32) / 255.0

@@ -9,7 +9,7 @@ from PIL import Image
 from segdemo import images
 
 
-def test_uint8_gray_passes_through():
+def test_uint8_grey_passes_through():
     array = np.arange(64, dtype=np.uint8).reshape(8, 8)
     assert np.array_equal(images.load(array), array)
 
@@ -48,9 +48,9 @@ def test_16_bit_png_file(tmp_path):
     assert images.load(path).tolist() == [[0, 255]]
 
 
-def test_gray_conversion_keeps_grey_values():
-    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
-    assert np.array_equal(images.to_gray(images.to_rgb(gray)), gray)
+def test_grey_conversion_keeps_grey_values():
+    grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(images.to_grey(images.to_rgb(grey)), grey)
 
 
 @pytest.mark.parametrize(

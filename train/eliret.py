@@ -96,7 +96,7 @@ def evaluate_large(model: keras.Model, spec: registry.ModelSpec, pairs: list[tup
 
 def large_image_pairs(root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     """maior1/maior2 from the dataset plus generated large images with several objects."""
-    pairs = [(eliret.read_gray(x), (eliret.read_gray(y) >= 0.5).astype(np.float32)) for x, y in eliret.large_pairs(root)]
+    pairs = [(eliret.read_grey(x), (eliret.read_grey(y) >= 0.5).astype(np.float32)) for x, y in eliret.large_pairs(root)]
     return pairs + make_large_images(LARGE_SYNTHETIC_COUNT, seed=LARGE_SYNTHETIC_SEED)
 
 

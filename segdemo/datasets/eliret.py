@@ -29,7 +29,7 @@ def folder(url: str | None = None) -> Path:
     return locate(SOURCE, url=url)
 
 
-def read_gray(path: Path) -> np.ndarray:
+def read_grey(path: Path) -> np.ndarray:
     """A PNG as a float32 H×W array in [0, 1]."""
     with Image.open(path) as image:
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
@@ -51,8 +51,8 @@ def split_pairs(split: str, root: Path | None = None) -> list[tuple[Path, Path]]
 def load_split(split: str, root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images and masks of a split as float32 arrays of shape (N, 32, 32, 1) in [0, 1]."""
     pairs = split_pairs(split, root)
-    images = np.stack([read_gray(image) for image, _ in pairs])[..., None]
-    masks = np.stack([read_gray(mask) for _, mask in pairs])[..., None]
+    images = np.stack([read_grey(image) for image, _ in pairs])[..., None]
+    masks = np.stack([read_grey(mask) for _, mask in pairs])[..., None]
     return images, (masks >= 0.5).astype(np.float32)
 
 
