@@ -18,7 +18,7 @@ REQUIREMENTS ?= requirements.txt
 RUNTIME_STAMP := $(VENV)/.runtime-installed-$(basename $(notdir $(REQUIREMENTS)))
 export GRADIO_ANALYTICS_ENABLED ?= False
 
-.PHONY: run test test-fast test-browser chromium bench clean
+.PHONY: run test test-fast test-browser chromium bench clean lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ run: $(RUNTIME_STAMP)
 # The whole suite, the real-browser test included: Playwright for Python drives Debian's
 # chromium (installed here when missing; no browser download). Without root to install it,
 # the browser test reports itself as skipped.
-test: $(VENV)/.browser-installed chromium
+test: $(VENV)/.browser-installed chromium lint
 	$(BIN)/python -m pytest
+
+# Style: ruff's checks and its formatter (configured in pyproject.toml) must both pass.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow" --ignore=tests/test_browser.py

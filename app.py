@@ -27,12 +27,16 @@ STRINGS = i18n.register(
     {
         "sd_title": ("segdemo: FCN, U-Net, PSPNet", "segdemo: FCN, U-Net, PSPNet"),
         "sd_intro": (
-            ("# segdemo: semantic segmentation, side by side\n"
-            "The models of the lecture on FCN, U-Net and PSPNet (PSI3472), in the lecture's order. Pick an example or upload "
-            "your own image, tick models and compare their outputs. Everything runs on the server's CPU."),
-            ("# segdemo: segmentação semântica lado a lado\n"
-            "Os modelos da aula sobre FCN, U-Net e PSPNet (PSI3472), na ordem da aula. Escolha um exemplo ou envie sua própria "
-            "imagem, marque os modelos e compare as saídas. Tudo roda na CPU do servidor."),
+            (
+                "# segdemo: semantic segmentation, side by side\n"
+                "The models of the lecture on FCN, U-Net and PSPNet (PSI3472), in the lecture's order. Pick an example or upload "
+                "your own image, tick models and compare their outputs. Everything runs on the server's CPU."
+            ),
+            (
+                "# segdemo: segmentação semântica lado a lado\n"
+                "Os modelos da aula sobre FCN, U-Net e PSPNet (PSI3472), na ordem da aula. Escolha um exemplo ou envie sua própria "
+                "imagem, marque os modelos e compare as saídas. Tudo roda na CPU do servidor."
+            ),
         ),
         "sd_language": ("Language:", "Idioma:"),
     }

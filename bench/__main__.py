@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def _inputs_for(spec) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     if spec.family == "eliret":
@@ -44,7 +43,9 @@ def bench_predict(repeats: int) -> None:
                 segdemo.predict(image, key)
                 times.append(time.perf_counter() - started)
             times.sort()
-            print(f"{key:<18}{label:<14}{first:>16.2f}{statistics.median(times) * 1000:>18.1f}{times[int(0.9 * len(times))] * 1000:>10.1f}")
+            print(
+                f"{key:<18}{label:<14}{first:>16.2f}{statistics.median(times) * 1000:>18.1f}{times[int(0.9 * len(times))] * 1000:>10.1f}"
+            )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS with every available model used once: {peak_mib:.0f} MiB")
 

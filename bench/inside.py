@@ -42,7 +42,12 @@ def bench_small(repeats: int) -> None:
     eliret = str(samples.lecture_test_images()[0].image)
     membrane = str(samples.membrane_labelled()[0].image)
     print(f"{'view':<44}{'first (s)':>10}{'median (s)':>12}   target")
-    for key, image, layer in (("unet", eliret, "down2_conv2"), ("fcn", eliret, "up2"), ("membrane_unet", membrane, "up1_relu2"), ("membrane_unet", membrane, "down4_relu2")):
+    for key, image, layer in (
+        ("unet", eliret, "down2_conv2"),
+        ("fcn", eliret, "up2"),
+        ("membrane_unet", membrane, "up1_relu2"),
+        ("membrane_unet", membrane, "down4_relu2"),
+    ):
         first, warm = _median_seconds(lambda: inside.feature_maps(image, key, layer), repeats)
         _row(f"feature maps {key} {layer}", first, warm, "≤ 2 s")
     for key in ("unet", "membrane_unet"):

@@ -22,8 +22,8 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from segdemo import registry, weights
 from bench.app_server import running_app
+from segdemo import registry, weights
 
 SMALL_MODELS = ("fcn", "unet", "fcn_aug", "unet_aug")
 INPUT_SIZES = {"32x32": (32, 32), "88x72": (72, 88)}  # name -> (height, width)
@@ -88,7 +88,9 @@ def warm_up(url: str, models: list[str], inputs: dict[str, Path]) -> dict[str, f
     return {model: timed_request(client, model, first_input, inputs[first_input], 120).seconds for model in models}
 
 
-def run_load(url: str, models: list[str], inputs: dict[str, Path], threads: int, requests: int, deadline: float) -> tuple[list[Outcome], float]:
+def run_load(
+    url: str, models: list[str], inputs: dict[str, Path], threads: int, requests: int, deadline: float
+) -> tuple[list[Outcome], float]:
     """THREADS clients × REQUESTS requests, all started together; returns outcomes and wall time."""
     outcomes: list[Outcome] = []
     lock = threading.Lock()
@@ -121,11 +123,16 @@ def percentile_ms(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) * 1000 if values else float("nan")
 
 
-def report(outcomes: list[Outcome], planned: int, wall_s: float, warm: dict[str, float], rss_before: float, rss_peak: float) -> None:
+def report(
+    outcomes: list[Outcome], planned: int, wall_s: float, warm: dict[str, float], rss_before: float, rss_peak: float
+) -> None:
     """Prints the figures."""
     failures = [outcome for outcome in outcomes if outcome.error]
     latencies = [outcome.seconds for outcome in outcomes if not outcome.error]
-    print("first request per model (loads TensorFlow / the weights): " + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in warm.items()))
+    print(
+        "first request per model (loads TensorFlow / the weights): "
+        + ", ".join(f"{model} {seconds:.2f} s" for model, seconds in warm.items())
+    )
     print(f"requests:    {len(outcomes)} of {planned} planned ({planned - len(outcomes)} not started before the time limit)")
     print(f"failures:    {len(failures)}")
     for failure in failures[:5]:

@@ -33,8 +33,12 @@ def reduced_labels(full_cell_masks: np.ndarray, size: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.membrane_errors", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.membrane_errors", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)"
+    )
     root = parser.parse_args(argv).data_dir or membrane.folder()
 
     for spec in (registry.get(key) for key in registry.keys("membrane")):
@@ -60,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     for shift in (1, 2):
         shifted = reduced_labels(np.roll(full_cells, shift, axis=2), size)
         changed = (shifted != labels)[:, :, 2:-2].mean()  # columns near the wrapped edge left out
-        print(f"labels at {size}x{size} that change when the {full_cells.shape[1]}x{full_cells.shape[2]} label shifts {shift} px: {changed:.1%}")
+        print(
+            f"labels at {size}x{size} that change when the {full_cells.shape[1]}x{full_cells.shape[2]} label shifts {shift} px: {changed:.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,9 @@ def main() -> None:
     if arguments.child:
         print(json.dumps(measure(arguments.child, arguments.repeats)))
         return
-    print(f"{'model':<20}{'input':>6}{'GMAC':>8}{'first (s)':>11}{'s/photo':>9}{'GFLOP/s':>9}{'of matmul':>11}{'peak RSS':>10}  weights")
+    print(
+        f"{'model':<20}{'input':>6}{'GMAC':>8}{'first (s)':>11}{'s/photo':>9}{'GFLOP/s':>9}{'of matmul':>11}{'peak RSS':>10}  weights"
+    )
     for key in arguments.models:
         completed = subprocess.run(
             [sys.executable, "-m", "bench.pspnet", "--child", key, "--repeats", str(arguments.repeats)],

@@ -20,7 +20,9 @@ def main() -> None:
             f"| {m['test']['iou']:.3f} | {m['large']['iou']:.3f} ({m['large']['count']} images) |"
         )
     print()
-    print("| model | epochs × steps | train time | valid loss | valid accuracy (128²) | membrane IoU | membrane F1 | accuracy at 512² |")
+    print(
+        "| model | epochs × steps | train time | valid loss | valid accuracy (128²) | membrane IoU | membrane F1 | accuracy at 512² |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key in registry.keys("membrane"):
         path = settings.weights_dir() / f"{key}.metrics.json"

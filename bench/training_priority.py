@@ -58,7 +58,9 @@ def epoch_times() -> None:
 
     print("Epoch times (100 pairs; the first epoch includes building the training graph). Wall-clock seconds, and the")
     print("process's CPU seconds (all threads): on an idle 2-core machine an epoch takes between CPU/2 and CPU seconds.")
-    print(f"{'network':<9}{'augm.':<7}{'first':>7}{'first CPU':>10}{'next':>8}{'next CPU':>10}{'cap':>5}{'at cap':>8}{'at cap, CPU':>12}")
+    print(
+        f"{'network':<9}{'augm.':<7}{'first':>7}{'first CPU':>10}{'next':>8}{'next CPU':>10}{'cap':>5}{'at cap':>8}{'at cap, CPU':>12}"
+    )
     for model in live_training.ARCHITECTURES:
         for augmentation in (False, True):
             request = live_training.TrainingRequest(model, augmentation, 6, 1)
@@ -191,7 +193,9 @@ def report(title: str, results: dict[str, list[float]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.training_priority", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.training_priority", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=20, help="probes per phase")
     parser.add_argument("--model", choices=("fcn", "unet"), default="unet", help="network trained during the probes")
     parser.add_argument("--skip-app", action="store_true", help="skip the end-to-end measurement through the app")
@@ -202,9 +206,15 @@ def main(argv: list[str] | None = None) -> None:
     if not arguments.skip_epochs:
         epoch_times()
     if not arguments.skip_in_process:
-        report(f"In process: one membrane U-Net inference (512×512), training the {arguments.model}", in_process(arguments.requests, arguments.model))
+        report(
+            f"In process: one membrane U-Net inference (512×512), training the {arguments.model}",
+            in_process(arguments.requests, arguments.model),
+        )
     if not arguments.skip_app:
-        report(f"Through the app: /compare (FCN and U-Net) on maior2, training the {arguments.model}", through_app(arguments.requests, arguments.model))
+        report(
+            f"Through the app: /compare (FCN and U-Net) on maior2, training the {arguments.model}",
+            through_app(arguments.requests, arguments.model),
+        )
     print(f"load average at the end: {' '.join(f'{value:.1f}' for value in os.getloadavg())}")
 
 

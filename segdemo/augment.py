@@ -42,7 +42,13 @@ MEMBRANE_AFFINE = {"rotation_degrees": 10.0, "shift": 0.05, "shear_degrees": 10.
 
 
 def random_affine(
-    stacked: tf.Tensor, seeds: tf.Tensor, rotation_degrees: float, shift: float, shear_degrees: float, zoom: float, horizontal_flip: bool = True
+    stacked: tf.Tensor,
+    seeds: tf.Tensor,
+    rotation_degrees: float,
+    shift: float,
+    shear_degrees: float,
+    zoom: float,
+    horizontal_flip: bool = True,
 ) -> tf.Tensor:
     """One random affine transform (and horizontal flip) per sample, in a single resampling.
 
@@ -143,7 +149,9 @@ class PairedAugmenter:
             resampling with reflect fill for either dataset (the augmentation preview's controls).
     """
 
-    def __init__(self, preset: str, seed: int = 7, output_size: int | None = None, distortions: Distortions | None = None) -> None:
+    def __init__(
+        self, preset: str, seed: int = 7, output_size: int | None = None, distortions: Distortions | None = None
+    ) -> None:
         if preset not in PRESETS:
             raise ValueError(f"Unknown augmentation preset {preset!r}; choose one of {', '.join(PRESETS)}.")
         if output_size is not None and output_size < 1:
@@ -208,7 +216,13 @@ def augmented_dataset(
 
 
 def preview(
-    images: np.ndarray, masks: np.ndarray, *, preset: str, seed: int, output_size: int | None = None, distortions: Distortions | None = None
+    images: np.ndarray,
+    masks: np.ndarray,
+    *,
+    preset: str,
+    seed: int,
+    output_size: int | None = None,
+    distortions: Distortions | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Augmented copies of a few pairs, for the app's augmentation preview.
 

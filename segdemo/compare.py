@@ -55,7 +55,13 @@ def load_truth(truth) -> np.ndarray:
 
 
 def compare(
-    image, model_keys: list[str], threshold: float | None = None, truth=None, *, captions: dict | None = None, titles: dict | None = None
+    image,
+    model_keys: list[str],
+    threshold: float | None = None,
+    truth=None,
+    *,
+    captions: dict | None = None,
+    titles: dict | None = None,
 ) -> tuple[np.ndarray, list[ComparisonRow]]:
     """Runs every model in `model_keys` on `image` and returns (figure, rows).
 
@@ -78,7 +84,9 @@ def compare(
     if truth is not None:
         truth_mask = load_truth(truth)
         if truth_mask.shape != pixels.shape[:2]:
-            raise ValueError(f"The ground truth is {truth_mask.shape[1]}×{truth_mask.shape[0]} but the image is {pixels.shape[1]}×{pixels.shape[0]}.")
+            raise ValueError(
+                f"The ground truth is {truth_mask.shape[1]}×{truth_mask.shape[0]} but the image is {pixels.shape[1]}×{pixels.shape[0]}."
+            )
     rows = []
     for key in model_keys:
         spec = registry.get(key)
@@ -118,7 +126,13 @@ def table(rows: list[ComparisonRow]) -> list[list]:
 TABLE_HEADERS = ["model", "MSE vs truth", "IoU vs truth", "time (ms)", "foreground %", "note"]
 
 
-def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRow], captions: dict | None = None, titles: dict | None = None) -> np.ndarray:
+def figure(
+    pixels: np.ndarray,
+    truth: np.ndarray | None,
+    rows: list[ComparisonRow],
+    captions: dict | None = None,
+    titles: dict | None = None,
+) -> np.ndarray:
     """Draws the comparison figure as a uint8 RGB array, `FIGURE_WIDTH` pixels wide.
 
     On top the input and the truth; below, one block per model: its title, its scores, then its
@@ -142,7 +156,12 @@ def figure(pixels: np.ndarray, truth: np.ndarray | None, rows: list[ComparisonRo
         draw.text((left, top), caption, fill="black", font=render.font())
         canvas.paste(render.panel(panel_pixels, PANEL), (left, top + caption_block))
 
-    draw.text((GAP, TOP_MARGIN), words["size"].format(width=pixels.shape[1], height=pixels.shape[0]), fill=(90, 90, 90), font=render.font())
+    draw.text(
+        (GAP, TOP_MARGIN),
+        words["size"].format(width=pixels.shape[1], height=pixels.shape[0]),
+        fill=(90, 90, 90),
+        font=render.font(),
+    )
     put(pixels, 0, TOP_MARGIN + LINE, words["input"])
     if truth is not None:
         put(render.binary(truth), 1, TOP_MARGIN + LINE, words["truth"])
@@ -210,5 +229,7 @@ def compare_photos(
         except WeightsMissingError as error:
             results.append((spec.title, None, error))
             continue
-        results.append((spec.title, photo_panel(prediction, class_names=class_names(spec.classes) if class_names else None), prediction))
+        results.append(
+            (spec.title, photo_panel(prediction, class_names=class_names(spec.classes) if class_names else None), prediction)
+        )
     return results

@@ -30,7 +30,12 @@ class Distortions:
         limits = {"rotation_degrees": 180.0, "shift": 1.0, "shear_degrees": 45.0, "zoom": 0.9}
         for name, limit in limits.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= limit:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not 0 <= value <= limit
+            ):
                 raise ValueError(f"The {name.replace('_', ' ')} range must be a number in [0, {limit:g}], got {value!r}.")
         if not isinstance(self.horizontal_flip, bool):
             raise ValueError(f"horizontal_flip must be True or False, got {self.horizontal_flip!r}.")

@@ -66,9 +66,7 @@ def _from_path(path: Path) -> np.ndarray:
             with Image.open(path, formats=ALLOWED_FORMATS) as opened:
                 return _from_pil(opened)
     except UnidentifiedImageError:
-        raise ValueError(
-            f"{path.name} is not an image this app can read (supported: {', '.join(ALLOWED_FORMATS)})."
-        ) from None
+        raise ValueError(f"{path.name} is not an image this app can read (supported: {', '.join(ALLOWED_FORMATS)}).") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValueError(f"{path.name} has too many pixels (limit {MAX_PIXELS / 1e6:.0f} megapixels).") from None
     except (OSError, SyntaxError) as error:  # truncated or corrupt files
@@ -111,7 +109,9 @@ def _from_array(array: np.ndarray) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise ValueError(f"Unsupported image shape {array.shape}: expected H×W, H×W×1, H×W×3 or H×W×4.")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise ValueError(f"The image has {array.shape[0] * array.shape[1] / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}.")
+        raise ValueError(
+            f"The image has {array.shape[0] * array.shape[1] / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}."
+        )
     pixels = _to_uint8(array)
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = _composite_on_white(pixels)

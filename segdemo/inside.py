@@ -86,11 +86,18 @@ class LayerInfo:
 
     @property
     def spatial(self) -> str:
-        """"16×16" for a map of 16 rows and 16 columns."""
+        """ "16×16" for a map of 16 rows and 16 columns."""
         return "×".join(str(side) for side in self.shape[:2])
 
     def as_dict(self) -> dict:
-        return {"index": self.index, "name": self.name, "kind": self.kind, "shape": list(self.shape), "role": self.role, "inputs": list(self.inputs)}
+        return {
+            "index": self.index,
+            "name": self.name,
+            "kind": self.kind,
+            "shape": list(self.shape),
+            "role": self.role,
+            "inputs": list(self.inputs),
+        }
 
 
 def _inbound(layer) -> tuple[str, ...]:
@@ -185,11 +192,17 @@ def colourise(values: np.ndarray, low: float | None = None, high: float | None =
     """An H×W float map as an RGB image (viridis), scaled from `low` to `high` (default: its own range)."""
     low = float(np.min(values)) if low is None else low
     high = float(np.max(values)) if high is None else high
-    scaled = np.zeros(values.shape, np.uint8) if high - low < 1e-12 else np.clip((values - low) / (high - low) * 255.0, 0, 255).astype(np.uint8)
+    scaled = (
+        np.zeros(values.shape, np.uint8)
+        if high - low < 1e-12
+        else np.clip((values - low) / (high - low) * 255.0, 0, 255).astype(np.uint8)
+    )
     return cv2.applyColorMap(scaled, cv2.COLORMAP_VIRIDIS)[..., ::-1].copy()
 
 
-def channel_grid(maps: np.ndarray, title: str, max_channels: int = MAX_CHANNELS, cell: int = 112) -> tuple[np.ndarray, list[int], list[float]]:
+def channel_grid(
+    maps: np.ndarray, title: str, max_channels: int = MAX_CHANNELS, cell: int = 112
+) -> tuple[np.ndarray, list[int], list[float]]:
     """Channels of one feature map as a grid of small images, the strongest first.
 
     Each channel is scaled to its own range; its number and mean activation are written under it,
@@ -281,7 +294,9 @@ def feature_maps(image, key: str, layer: str, max_channels: int = MAX_CHANNELS) 
     loaded = runtime.get(key)
     infos = {info.name: info for info in layer_list(loaded.model, prepared.batch.shape[1:])}
     if layer not in infos or infos[layer].role == "input":
-        raise ValueError(f"{key} has no layer named {layer!r}; choose one of {', '.join(name for name, info in infos.items() if info.role != 'input')}.")
+        raise ValueError(
+            f"{key} has no layer named {layer!r}; choose one of {', '.join(name for name, info in infos.items() if info.role != 'input')}."
+        )
     (maps,) = loaded.intermediate(prepared.batch, [layer])
     info = infos[layer]
     title = f"{layer}: {info.spatial} × {info.shape[2]} channels ({info.role})"
@@ -337,7 +352,12 @@ class SkipComparison:
     seconds: float = 0.0
 
     def summary(self) -> dict:
-        return {"models": list(self.models), "layers": [info.as_dict() for info in self.layers], "detail": self.detail, "seconds": round(self.seconds, 3)}
+        return {
+            "models": list(self.models),
+            "layers": [info.as_dict() for info in self.layers],
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _detail(maps: np.ndarray) -> float:
@@ -368,7 +388,10 @@ def skip_comparison(image, family: str) -> SkipComparison:
     infos = {key: layer_list(model.model, prepared.batch.shape[1:]) for key, model in loaded.items()}
     levels = _decoder_levels(infos[with_skips], {info.name for info in infos[without]})
     names = [info.name for info in levels]
-    outputs = {key: model.intermediate(registry.get(key).default_pipeline.preprocess(pixels).batch, names) for key, model in loaded.items()}
+    outputs = {
+        key: model.intermediate(registry.get(key).default_pipeline.preprocess(pixels).batch, names)
+        for key, model in loaded.items()
+    }
     cell, label_width, gap = 150, 190, 8
     width = label_width + 2 * (cell + gap)
     header = Image.new("RGB", (width, 44), "white")
@@ -384,7 +407,9 @@ def skip_comparison(image, family: str) -> SkipComparison:
     detail: dict[str, dict[str, float]] = {}
     for index, info in enumerate(levels):
         row = Image.new("RGB", (width, cell + gap), "white")
-        ImageDraw.Draw(row).text((6, 6), f"{info.name}\n{info.spatial} × {info.shape[2]}\n{info.role}", fill="black", font=render.font(13))
+        ImageDraw.Draw(row).text(
+            (6, 6), f"{info.name}\n{info.spatial} × {info.shape[2]}\n{info.role}", fill="black", font=render.font(13)
+        )
         detail[info.name] = {}
         for column, key in enumerate((with_skips, without)):
             maps = outputs[key][index][0]
@@ -446,7 +471,12 @@ class PyramidProbe:
             raise ValueError(f"{model.name} is not a PSPNet: its {PYRAMID_CONCAT} does not join pooled branches 1, 2, 3 and 6.")
         self.head = _chain_between(model, PYRAMID_CONCAT, raw_output_layer)
         self.conv = self.head[0]
-        if not isinstance(self.conv, keras.layers.Conv2D) or self.conv.use_bias or self.conv.strides != (1, 1) or self.conv.padding != "same":
+        if (
+            not isinstance(self.conv, keras.layers.Conv2D)
+            or self.conv.use_bias
+            or self.conv.strides != (1, 1)
+            or self.conv.padding != "same"
+        ):
             raise ValueError(f"{model.name}: the layer after {PYRAMID_CONCAT} is not a bias-free stride-1 'same' convolution")
         # Channel ranges of the concatenation's inputs, in its order.
         self.parts: OrderedDict[str, tuple[int, int]] = OrderedDict()
@@ -465,7 +495,13 @@ class PyramidProbe:
         shares = {}
         for source, (start, stop) in self.parts.items():
             shares[source] = np.asarray(
-                ops.conv(concat[..., start:stop], kernel[:, :, start:stop, :], strides=1, padding="same", dilation_rate=self.conv.dilation_rate)
+                ops.conv(
+                    concat[..., start:stop],
+                    kernel[:, :, start:stop, :],
+                    strides=1,
+                    padding="same",
+                    dilation_rate=self.conv.dilation_rate,
+                )
             )
         return shares
 
@@ -698,7 +734,9 @@ def pyramid(image, key: str, pipeline: str | None = None, off=(), tile: int = 24
             _titled(_on_photo(_colour_labels(labels["none"], spec.palette), (height, width)), "no pyramid", tile),
         ]
     )
-    return PyramidView(key, chosen.name, off, branches_picture, maps_picture, labels, changes, time.perf_counter() - started, network_seconds)
+    return PyramidView(
+        key, chosen.name, off, branches_picture, maps_picture, labels, changes, time.perf_counter() - started, network_seconds
+    )
 
 
 # --------------------------------------------------------------------------- receptive fields
@@ -757,14 +795,16 @@ def receptive_fields(model, layer: str, undilate: tuple[str, ...] = ()) -> Field
         before = fields[sources[0]]
         size_in = sizes[sources[0]]
         plain = any(name.startswith(prefix) for prefix in undilate)
-        if isinstance(current, (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)) and not isinstance(
-            current, keras.layers.Conv2DTranspose
-        ):
+        if isinstance(
+            current, (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+        ) and not isinstance(current, keras.layers.Conv2DTranspose):
             kernel = (current.kernel_size if hasattr(current, "kernel_size") else current.pool_size)[0]
             stride = current.strides[0]
             dilation = 1 if plain else (current.dilation_rate[0] if hasattr(current, "dilation_rate") else 1)
             pad = _same_padding(size_in, kernel, stride, dilation) if current.padding == "same" else 0
-            fields[name] = Field(before.jump * stride, before.low - before.jump * pad, before.high + before.jump * (dilation * (kernel - 1) - pad))
+            fields[name] = Field(
+                before.jump * stride, before.low - before.jump * pad, before.high + before.jump * (dilation * (kernel - 1) - pad)
+            )
         elif isinstance(current, keras.layers.ZeroPadding2D):
             pad = 1 if plain else current.padding[0][0]
             fields[name] = Field(before.jump, before.low - before.jump * pad, before.high - before.jump * pad)
@@ -834,7 +874,10 @@ def receptive_field(image, key: str, pipeline: str | None = None, point: tuple[f
     # Photo pixel → network input pixel: the photo fills prepared.valid (from the top left).
     scale_y, scale_x = prepared.valid[0] / height, prepared.valid[1] / width
     size = prepared.batch.shape[1]
-    cell = tuple(min(side - 1, int(float(point[axis]) * (height, width)[axis] * (scale_y, scale_x)[axis] // dilated.jump)) for axis in (0, 1))
+    cell = tuple(
+        min(side - 1, int(float(point[axis]) * (height, width)[axis] * (scale_y, scale_x)[axis] // dilated.jump))
+        for axis in (0, 1)
+    )
     photo = Image.fromarray(images.to_rgb(pixels)).convert("RGB")
     draw = ImageDraw.Draw(photo)
     line = max(2, round(max(height, width) / 250))
@@ -1125,7 +1168,9 @@ def diagram(infos: list[LayerInfo]) -> np.ndarray:
         box_width = 150 + int(220 * np.log2(max(side, 1)) / max(np.log2(max(largest, 2)), 1))
         left = margin + (width - margin - 190 - box_width) // 2
         lefts.append(left)
-        draw.rectangle([left, top, left + box_width, top + box_height], fill=ROLE_COLOURS.get(role, (220, 220, 220)), outline="black")
+        draw.rectangle(
+            [left, top, left + box_width, top + box_height], fill=ROLE_COLOURS.get(role, (220, 220, 220)), outline="black"
+        )
         draw.text((left + 6, top + 8), label, fill="black", font=render.font(13))
         draw.text((width - 180, top + 8), "×".join(str(value) for value in shape), fill="black", font=render.font(13))
     lane = 0
@@ -1141,7 +1186,9 @@ def diagram(infos: list[LayerInfo]) -> np.ndarray:
             lane += 1
             y0 = 34 + origin * (box_height + gap) + box_height // 2
             y1 = 34 + target * (box_height + gap) + box_height // 2
-            draw.line([(lefts[origin], y0), (x, y0), (x, y1), (lefts[target], y1)], fill=ROLE_COLOURS["skip"][:2] + (60,), width=3)
+            draw.line(
+                [(lefts[origin], y0), (x, y0), (x, y1), (lefts[target], y1)], fill=ROLE_COLOURS["skip"][:2] + (60,), width=3
+            )
             draw.polygon([(lefts[target], y1), (lefts[target] - 8, y1 - 5), (lefts[target] - 8, y1 + 5)], fill=(40, 140, 60))
     return np.asarray(canvas)
 

@@ -234,7 +234,7 @@ def centred_pairs(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         if index % 2 == 0:
             cv2.ellipse(mask, (16, 16), ((width - 1) // 2, (height - 1) // 2), 0, 0, 360, 1, thickness=-1)
         else:
-            mask[16 - (height - 1) // 2: 16 + (height - 1) // 2 + 1, 16 - (width - 1) // 2: 16 + (width - 1) // 2 + 1] = 1
+            mask[16 - (height - 1) // 2 : 16 + (height - 1) // 2 + 1, 16 - (width - 1) // 2 : 16 + (width - 1) // 2 + 1] = 1
         background = float(rng.uniform(0, 255))
         foreground = background - CONTRAST if background > 128 else background + CONTRAST
         image = np.where(mask > 0, foreground, background) + rng.normal(0.0, NOISE_SIGMA, size=mask.shape)
@@ -455,12 +455,31 @@ def _train(request, stop, yield_to, data, time_limit_s) -> Iterator[EpochUpdate]
         if state != RUNNING:
             break
         yield EpochUpdate(
-            epoch + 1, request.epochs, tuple(loss), tuple(val_loss), displays, _steps(model), seconds, clock["paused"], state, data.source
+            epoch + 1,
+            request.epochs,
+            tuple(loss),
+            tuple(val_loss),
+            displays,
+            _steps(model),
+            seconds,
+            clock["paused"],
+            state,
+            data.source,
         )
     trained = TrainedModel(request, [np.array(weight) for weight in model.get_weights()], len(loss)) if loss else None
     seconds = time.perf_counter() - started - clock["paused"]
     yield EpochUpdate(
-        len(loss), request.epochs, tuple(loss), tuple(val_loss), displays, _steps(model), seconds, clock["paused"], state, data.source, trained
+        len(loss),
+        request.epochs,
+        tuple(loss),
+        tuple(val_loss),
+        displays,
+        _steps(model),
+        seconds,
+        clock["paused"],
+        state,
+        data.source,
+        trained,
     )
 
 
@@ -503,12 +522,16 @@ COLUMN_TITLES = ("input", "ideal output", "grey output", "binarized output")
 FIGURE_TOP_MARGIN = 28  # room for the label a web page floats over the figure's top-left corner
 
 
-def outputs_figure(displays: tuple[DisplayOutput, ...] | list[DisplayOutput], column_titles: tuple[str, ...] | list[str] = COLUMN_TITLES,
-                   size: int = 140) -> np.ndarray:
+def outputs_figure(
+    displays: tuple[DisplayOutput, ...] | list[DisplayOutput],
+    column_titles: tuple[str, ...] | list[str] = COLUMN_TITLES,
+    size: int = 140,
+) -> np.ndarray:
     """One row per fixed image: input, truth, grey output, binarized output (uint8 RGB)."""
     if len(column_titles) != 4:
         raise ValueError(f"Four column titles are needed, got {len(column_titles)}.")
-    cells = [[shown.image, render.binary(shown.truth), render.grey(shown.grey), render.binary(shown.binary)] for shown in displays]
+    cells = [
+        [shown.image, render.binary(shown.truth), render.grey(shown.grey), render.binary(shown.binary)] for shown in displays
+    ]
     grid = render.grid(cells, list(column_titles), size)
     return np.pad(grid, ((FIGURE_TOP_MARGIN, 0), (0, 0), (0, 0)), constant_values=255)
-

@@ -80,7 +80,9 @@ class OutputCache:
             return entry
 
     def put(self, key: tuple, raw: np.ndarray, prepared: Prepared, dense: Dense) -> CachedOutput:
-        entry = CachedOutput(raw=raw, prepared_shape=prepared.batch.shape, image_size=prepared.image_size, valid=prepared.valid, dense=dense)
+        entry = CachedOutput(
+            raw=raw, prepared_shape=prepared.batch.shape, image_size=prepared.image_size, valid=prepared.valid, dense=dense
+        )
         with self._lock:
             if key in self._entries:
                 self._bytes -= self._entries.pop(key).nbytes

@@ -19,9 +19,9 @@ attaches to each model's spec; they are written nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import cv2
 import numpy as np

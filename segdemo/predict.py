@@ -84,7 +84,9 @@ def check_opacity(opacity) -> float:
     return _check_fraction(opacity, "overlay opacity")
 
 
-def predict(image, model: str, threshold: float | None = None, *, pipeline: str | None = None, opacity: float = 0.5) -> Prediction:
+def predict(
+    image, model: str, threshold: float | None = None, *, pipeline: str | None = None, opacity: float = 0.5
+) -> Prediction:
     """Segments `image` with the registry model `model`.
 
     Args:

@@ -8,9 +8,9 @@ here and in the pipeline objects (`segdemo.pipelines`) each spec carries, and no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 from segdemo import palettes
 from segdemo.pipelines import BinaryPipeline, PSPNetPipeline, pspnet_pipelines

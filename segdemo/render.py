@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 UNLABELLED = -1
@@ -21,6 +21,8 @@ def font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
     if bundled.is_file():
         return ImageFont.truetype(str(bundled), size=size)
     return ImageFont.load_default(size=size)
+
+
 UNLABELLED_NAME = "unlabelled"
 
 
@@ -36,7 +38,9 @@ def class_fractions(labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, f
     return dict(sorted(fractions.items(), key=lambda item: -item[1]))
 
 
-def overlay(image_rgb: np.ndarray, labels: np.ndarray, palette, opacity: float = 0.5, skip_background: bool = False) -> np.ndarray:
+def overlay(
+    image_rgb: np.ndarray, labels: np.ndarray, palette, opacity: float = 0.5, skip_background: bool = False
+) -> np.ndarray:
     """Blends each labelled pixel with its class colour.
 
     Args:

@@ -289,7 +289,12 @@ def augmentation_pairs(preset: str, count: int = PREVIEW_PAIRS) -> tuple[np.ndar
 
 
 def augmentation_preview(
-    preset: str, seed: int, count: int = PREVIEW_PAIRS, distortions=None, column_titles: list[str] | None = None, cell_size: int = 128
+    preset: str,
+    seed: int,
+    count: int = PREVIEW_PAIRS,
+    distortions=None,
+    column_titles: list[str] | None = None,
+    cell_size: int = 128,
 ) -> np.ndarray:
     """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure.
 
@@ -307,7 +312,9 @@ def augmentation_preview(
     images, masks = augmentation_pairs(preset, count)
     # Membrane pairs are shown as the network sees them: transformed at 512×512, then reduced.
     output_size = registry.get("membrane_unet").input_size[0] if preset == "membrane" else None
-    augmented_images, augmented_masks = augment.preview(images, masks, preset=preset, seed=seed, output_size=output_size, distortions=distortions)
+    augmented_images, augmented_masks = augment.preview(
+        images, masks, preset=preset, seed=seed, output_size=output_size, distortions=distortions
+    )
     if output_size is not None:
         images, masks = (np.asarray(array) for array in augment.shrink_pairs(images, masks, output_size))
     cells = [
@@ -319,4 +326,6 @@ def augmentation_preview(
         ]
         for i in range(len(images))
     ]
-    return render.grid(cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"], size=cell_size)
+    return render.grid(
+        cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"], size=cell_size
+    )

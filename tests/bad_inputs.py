@@ -132,8 +132,7 @@ def over_byte_limit(folder: Path) -> Case:
 def svg(folder: Path) -> Case:
     path = folder / "drawing.svg"
     path.write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
-        '<circle cx="32" cy="32" r="20" fill="black"/></svg>\n'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="20" fill="black"/></svg>\n'
     )
     return Case(path.name, path, error="not an image")
 

@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 ]
 RESULT_TIMEOUT_S = 180  # the first comparison loads TensorFlow and the models on a busy 2-core machine
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)"
+)
 
 
 def launch(playwright):

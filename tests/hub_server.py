@@ -214,7 +214,7 @@ def _handler(files: dict[str, Path], requests: list[str], hub: HubState, blobs: 
             self._json(200, answer)
 
         def _endpoint(self) -> str:
-            return f"http://{self.headers.get('Host') or '127.0.0.1:%d' % self.server.server_address[1]}"
+            return f"http://{self.headers.get('Host') or f'127.0.0.1:{self.server.server_address[1]}'}"
 
         def _create_repo(self, body: bytes) -> dict:
             payload = _json_object(body)
@@ -273,7 +273,12 @@ def _handler(files: dict[str, Path], requests: list[str], hub: HubState, blobs: 
                 oid = hashlib.sha1(seed.encode()).hexdigest()
                 hub.commits[oid] = Commit(oid, repo_id, head, header["summary"], tree)
                 hub.branches[(repo_id, revision)] = oid
-            return {"success": True, "commitOid": oid, "commitUrl": f"{self._endpoint()}/{repo_id}/commit/{oid}", "pullRequestUrl": None}
+            return {
+                "success": True,
+                "commitOid": oid,
+                "commitUrl": f"{self._endpoint()}/{repo_id}/commit/{oid}",
+                "pullRequestUrl": None,
+            }
 
         def _unknown(self):
             requests.append(f"{self.command} {self.path}")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_server import AppDidNotStart, running_app
 from gradio_client import Client, handle_file
 from PIL import Image
-
-from app_server import AppDidNotStart, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,9 +101,7 @@ def test_weights_folder_is_not_served(app_url):
 def test_photo_tab_explains_missing_pspnet_weights(client, tmp_path):
     photo = tmp_path / "street.png"
     Image.fromarray(np.random.default_rng(2).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(photo)
-    gallery, table = client.predict(
-        handle_file(str(photo)), ["pspnet_voc"], "original", 0.0, 0.5, api_name="/photos"
-    )
+    gallery, table = client.predict(handle_file(str(photo)), ["pspnet_voc"], "original", 0.0, 0.5, api_name="/photos")
     # This machine cannot reach the published files: the answer names the file instead of failing.
     assert gallery == []
     assert table["data"][0][0] == "PSPNet-101 (Pascal VOC 2012)"
@@ -134,7 +131,9 @@ def test_a_portuguese_browser_gets_portuguese_tables_and_errors(app_url, eliret_
     assert table["headers"][:3] == ["modelo", "MSE x saída ideal", "IoU x saída ideal"]
     assert table["data"][0][0] == "FCN + aumento de dados"
     # The same request from a client without a language: English.
-    _, table = Client(app_url, verbose=False).predict(handle_file(str(eliret_dir / "maior1x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large")
+    _, table = Client(app_url, verbose=False).predict(
+        handle_file(str(eliret_dir / "maior1x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large"
+    )
     assert table["headers"][0] == "model" and table["data"][0][0] == "FCN + augmentation"
 
 

@@ -57,7 +57,9 @@ def test_membrane_pairs_are_transformed_at_full_resolution_then_reduced_like_val
     full_images, full_masks = membrane.load_slices([20, 21], membrane_dir, None)
     small_images, small_masks = membrane.load_slices([20, 21], membrane_dir, 128)
     stacked = tf.concat([full_images, full_masks], axis=-1)
-    identity = random_affine(stacked, tf.zeros([2, 2], tf.int32), rotation_degrees=0, shift=0, shear_degrees=0, zoom=0, horizontal_flip=False)
+    identity = random_affine(
+        stacked, tf.zeros([2, 2], tf.int32), rotation_degrees=0, shift=0, shear_degrees=0, zoom=0, horizontal_flip=False
+    )
     images, masks = shrink_pairs(identity[..., :1], identity[..., 1:], 128)
     np.testing.assert_allclose(np.asarray(images), small_images, atol=1e-5)
     assert np.array_equal(np.asarray(masks), small_masks)

@@ -22,6 +22,7 @@ GENERIC_ERROR_MARKERS = ("upstream", "traceback", "has raised an exception")
 SLOW_CASES = {"large_photo"}  # 25 megapixels: several seconds per call on a busy 2-core machine
 CASES = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW_CASES else name for name in bad_inputs.NAMES]
 
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, bad_inputs.Case]:
     return bad_inputs.build(tmp_path_factory.mktemp("corpus"))

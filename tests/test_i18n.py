@@ -108,7 +108,16 @@ def test_a_message_without_translation_is_shown_as_it_is():
     assert messages.translate("Something new went wrong.", "pt") == "Something new went wrong."
 
 
-@pytest.mark.parametrize("classes", [palettes.VOC_CLASSES, palettes.CITYSCAPES_CLASSES, palettes.ADE20K_CLASSES, palettes.BINARY_CLASSES, palettes.MEMBRANE_CLASSES])
+@pytest.mark.parametrize(
+    "classes",
+    [
+        palettes.VOC_CLASSES,
+        palettes.CITYSCAPES_CLASSES,
+        palettes.ADE20K_CLASSES,
+        palettes.BINARY_CLASSES,
+        palettes.MEMBRANE_CLASSES,
+    ],
+)
 def test_every_class_has_a_distinct_portuguese_name(classes):
     names = class_names_pt.portuguese(classes)
     translated = [names[name] for name in classes]
@@ -131,7 +140,9 @@ def test_model_texts_follow_the_registry():
 
 def test_figure_words_are_drawn_in_the_chosen_language():
     english = compare.figure(np.zeros((32, 32), np.uint8), None, [])
-    portuguese = compare.figure(np.zeros((32, 32), np.uint8), None, [], captions={"input": "imagem de entrada", "no_truth": "sem saída ideal"})
+    portuguese = compare.figure(
+        np.zeros((32, 32), np.uint8), None, [], captions={"input": "imagem de entrada", "no_truth": "sem saída ideal"}
+    )
     assert english.shape == portuguese.shape and not np.array_equal(english, portuguese)
 
 

@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 import app  # noqa: E402, F401  (registers every tab's strings)
 from segdemo import registry, weights  # noqa: E402
-from ui import comparison, common  # noqa: E402
+from ui import common, comparison  # noqa: E402
 from ui.tabs import ORDER, augmentation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,9 @@ def test_every_tab_is_in_the_browsers_language(browser, app_url, shots, locale, 
     try:
         page = context.new_page()
         page.goto(app_url)
-        expect(page.get_by_role("tab", name=tab_name(ORDER[0], index), exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("tab", name=tab_name(ORDER[0], index), exact=True).filter(visible=True).first).to_be_visible(
+            timeout=60_000
+        )
         assert page.evaluate("document.documentElement.lang").startswith(locale[:2])
         shown = page.get_by_role("tab").filter(visible=True).all_inner_texts()
         assert [normalise(name) for name in shown] == [tab_name(module, index) for module in ORDER]
@@ -168,7 +170,9 @@ def test_augmentation_controls_in_portuguese(browser, app_url, shots):
     try:
         page = context.new_page()
         page.goto(app_url)
-        page.get_by_role("tab", name=augmentation.STRINGS[augmentation.TITLE_KEY][1], exact=True).filter(visible=True).first.click()
+        page.get_by_role("tab", name=augmentation.STRINGS[augmentation.TITLE_KEY][1], exact=True).filter(
+            visible=True
+        ).first.click()
         panel = page.get_by_role("tabpanel")
         flip = panel.get_by_role("checkbox", name="Espelhamento horizontal (horizontal_flip)")
         expect(flip).to_be_checked()  # eliret: the lecture flips
@@ -188,7 +192,9 @@ def test_language_switch_changes_the_page_and_the_messages(browser, app_url):
     try:
         page = context.new_page()
         page.goto(app_url)
-        expect(page.get_by_role("tab", name="1 · FCN vs U-Net", exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("tab", name="1 · FCN vs U-Net", exact=True).filter(visible=True).first).to_be_visible(
+            timeout=60_000
+        )
         page.locator("#sd-lang-pt").click()
         expect(page.get_by_role("tab", name="1 · FCN × U-Net", exact=True).filter(visible=True).first).to_be_visible()
         check_language(page, ORDER[0], 1)
@@ -196,9 +202,13 @@ def test_language_switch_changes_the_page_and_the_messages(browser, app_url):
         page.get_by_role("tabpanel").get_by_role("button", name="Comparar", exact=True).click()
         expect(page.get_by_test_id("toast-body").first).to_contain_text("Envie uma imagem ou escolha um exemplo primeiro.")
         page.reload()
-        expect(page.get_by_role("tab", name="1 · FCN × U-Net", exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)  # remembered
+        expect(page.get_by_role("tab", name="1 · FCN × U-Net", exact=True).filter(visible=True).first).to_be_visible(
+            timeout=60_000
+        )  # remembered
         page.goto(app_url + "?lang=en")
-        expect(page.get_by_role("tab", name="1 · FCN vs U-Net", exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("tab", name="1 · FCN vs U-Net", exact=True).filter(visible=True).first).to_be_visible(
+            timeout=60_000
+        )
         page.get_by_role("tabpanel").get_by_role("button", name="Compare", exact=True).click()
         expect(page.get_by_test_id("toast-body").first).to_contain_text("Upload an image or choose an example first.")
         assert not [toast for toast in error_toasts(page) if "Envie" in toast]

@@ -42,7 +42,9 @@ def test_layer_list_matches_the_model(key):
     # The resolution falls in the encoder and rises in the decoder.
     assert all(info.shape[0] > smallest for info in infos if info.role == "encoder")
     assert all(info.shape[0] == smallest for info in infos if info.role == "bottleneck")
-    assert [info.shape[0] for info in infos if info.role == "decoder"] == sorted(info.shape[0] for info in infos if info.role == "decoder")
+    assert [info.shape[0] for info in infos if info.role == "decoder"] == sorted(
+        info.shape[0] for info in infos if info.role == "decoder"
+    )
     skips = [info.name for info in infos if info.role == "skip"]
     assert skips == [info.name for info in infos if info.kind == "Concatenate"]
     assert bool(skips) == (key != "fcn")
@@ -131,7 +133,13 @@ def test_pyramid_probe_all_on_is_the_network(small_pspnet):
     probe = inside.PyramidProbe(model)
     concat, conv6 = _run(model, ["conv5_3_concat", "conv6"], batch)
     shares = probe.contributions(concat)
-    assert list(shares) == ["conv5_3_relu", "conv5_3_pool6_interp", "conv5_3_pool3_interp", "conv5_3_pool2_interp", "conv5_3_pool1_interp"]
+    assert list(shares) == [
+        "conv5_3_relu",
+        "conv5_3_pool6_interp",
+        "conv5_3_pool3_interp",
+        "conv5_3_pool2_interp",
+        "conv5_3_pool1_interp",
+    ]
     np.testing.assert_allclose(probe.head_from(shares), conv6, atol=1e-4)
 
 
@@ -272,7 +280,9 @@ def test_conv_stride2_by_hand():
     # 'same' on 4 pixels with stride 2: 2 outputs; TensorFlow pads 1 pixel, after the image.
     expected = _correlate(IMAGE, KERNEL, stride=2, dilation=1, pad_before=0, out_size=2)
     np.testing.assert_allclose(inside.building_block(IMAGE, "conv_stride2", KERNEL), expected)
-    np.testing.assert_allclose(inside.building_block(IMAGE, "conv_stride2", KERNEL, "valid"), _correlate(IMAGE, KERNEL, 2, 1, 0, 1))
+    np.testing.assert_allclose(
+        inside.building_block(IMAGE, "conv_stride2", KERNEL, "valid"), _correlate(IMAGE, KERNEL, 2, 1, 0, 1)
+    )
     # One value worked out on paper: rows 0-2, columns 0-2 of the image times the kernel.
     assert expected[0, 0] == 1 * 1 + 2 * 0 + 0 * -1 + 0 * 2 + 3 * 1 + 1 * 0 + 2 * 0 + 1 * 1 + 4 * 3
 
@@ -373,7 +383,9 @@ def test_endpoints_of_the_running_app(tmp_path_factory, eliret_image):
             assert default["layer"]["role"] == "encoder"
             with pytest.raises(Exception, match="no layer named"):
                 client.predict(handle_file(eliret_image), "unet", "conv99", api_name="/feature_maps")
-            branches, maps, table, pyramid = client.predict(handle_file(photo), "pspnet_ade20k", "original", [1, 6], api_name="/pyramid")
+            branches, maps, table, pyramid = client.predict(
+                handle_file(photo), "pspnet_ade20k", "original", [1, 6], api_name="/pyramid"
+            )
             assert Image.open(branches).size[0] > Image.open(maps).size[0] > 0
             assert [change["off"] for change in pyramid["changes"]] == [[1], [2], [3], [6], [1, 6], [1, 2, 3, 6]]
             assert all(0 <= change["fraction"] <= 1 for change in pyramid["changes"])

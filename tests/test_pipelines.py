@@ -134,7 +134,9 @@ def test_pspnet_pipelines_letterbox_or_stretch():
     stretched = library.preprocess(photo)
     # Stretched to the square; the library subtracts the BGR means, then flips to RGB order.
     assert stretched.valid == (473, 473)
-    np.testing.assert_allclose(stretched.batch[0, 400, 0], (np.array([0, 0, 200]) - np.array(pipelines.CAFFE_MEAN_BGR))[::-1], rtol=1e-6)
+    np.testing.assert_allclose(
+        stretched.batch[0, 400, 0], (np.array([0, 0, 200]) - np.array(pipelines.CAFFE_MEAN_BGR))[::-1], rtol=1e-6
+    )
 
 
 def test_library_pipeline_resizes_the_8_bit_image_before_converting_it():

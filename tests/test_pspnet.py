@@ -16,8 +16,8 @@ from segdemo.architectures.pspnet import (
     feature_map_size,
     pyramid_kernels,
 )
-from segdemo.pipelines import pspnet_pipelines
 from segdemo.legacy_h5 import LoadReport, load_legacy_weights, read_legacy_weights, read_name_list, weight_kind
+from segdemo.pipelines import pspnet_pipelines
 from tests.legacy_h5_writer import write_legacy_weights, write_name_list
 
 # (layers, classes, input size) of the three published networks, and their facts.
@@ -32,7 +32,7 @@ FACTS = {
 PIPELINES = ("original", "keras_segmentation")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_for(layers: int, classes: int, size: int, pipeline: str):
     """Builds each configuration, in the network variant of `pipeline`, once per test session
     (a PSPNet-101 takes seconds)."""

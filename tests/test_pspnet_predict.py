@@ -111,7 +111,11 @@ def test_missing_published_weights_say_which_file_and_others_keep_working(monkey
     monkeypatch.setattr(weights, "_failures", {})
     entry = weights.manifest()["pspnet101_voc2012"]
     # Point the published URLs at a closed local port: offline, as on this machine.
-    monkeypatch.setattr(weights, "manifest", lambda path=None: {"pspnet101_voc2012": dict(entry, urls=["http://127.0.0.1:9/pspnet101_voc2012.h5"])})
+    monkeypatch.setattr(
+        weights,
+        "manifest",
+        lambda path=None: {"pspnet101_voc2012": dict(entry, urls=["http://127.0.0.1:9/pspnet101_voc2012.h5"])},
+    )
     runtime.clear()
     with pytest.raises(ValueError, match=r"pspnet101_voc2012\.h5.*" + str(folder)):
         segdemo.predict(photo, "pspnet_voc")

@@ -62,7 +62,10 @@ def manifest_copy(tmp_path) -> Path:
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--models", "pspnet_nope", "--no-upload"], "'pspnet_nope' is not a registry key; choose from pspnet_voc, pspnet_ade20k, pspnet_cityscapes"),
+        (
+            ["--models", "pspnet_nope", "--no-upload"],
+            "'pspnet_nope' is not a registry key; choose from pspnet_voc, pspnet_ade20k, pspnet_cityscapes",
+        ),
         (["--models", "fcn", "--no-upload"], "'fcn' is not a PSPNet model"),
         (["--models", KEY], "--repo-id OWNER/NAME is required"),
         (["--models", KEY, "--repo-id", "no-owner"], "--repo-id must look like OWNER/NAME"),
@@ -136,7 +139,11 @@ publish_pspnet.main(sys.argv[2:])
 def test_all_models_go_in_one_commit_and_the_manifest_pins_it(tmp_path, manifest_copy):
     hub = HubState()
     with serve_hub({}, hub) as (endpoint, requests):
-        published = _run(FAKE_CONVERSIONS, [str(tmp_path), "--repo-id", REPO, "--manifest", str(manifest_copy)], _env(tmp_path, HF_ENDPOINT=endpoint))
+        published = _run(
+            FAKE_CONVERSIONS,
+            [str(tmp_path), "--repo-id", REPO, "--manifest", str(manifest_copy)],
+            _env(tmp_path, HF_ENDPOINT=endpoint),
+        )
         assert published.returncode == 0, published.stderr[-3000:]
         (revision,) = hub.commits
         uploaded = {name: sha256_of(blob) for name, blob in hub.commits[revision].files.items()}  # blobs live while it serves
@@ -152,12 +159,16 @@ def test_all_models_go_in_one_commit_and_the_manifest_pins_it(tmp_path, manifest
 
 
 def test_a_refused_upload_leaves_the_manifest_alone(tmp_path, manifest_copy):
-    hub = HubState(refuse_writes="You don't have the rights to create a model under the namespace \"test\"")
+    hub = HubState(refuse_writes='You don\'t have the rights to create a model under the namespace "test"')
     with serve_hub({}, hub) as (endpoint, _):
         args = [str(tmp_path), "--models", KEY, "--repo-id", REPO, "--manifest", str(manifest_copy)]
         published = _run(FAKE_CONVERSIONS, args, _env(tmp_path, HF_ENDPOINT=endpoint))
     assert published.returncode == 1
-    assert "403" in published.stderr and "rights to create a model" in published.stderr and "The manifest was not changed" in published.stderr
+    assert (
+        "403" in published.stderr
+        and "rights to create a model" in published.stderr
+        and "The manifest was not changed" in published.stderr
+    )
     assert manifest_copy.read_bytes() == weights.MANIFEST_PATH.read_bytes() and not hub.commits
 
 
@@ -222,7 +233,9 @@ def test_publish_then_resolve_from_the_hub(source, tmp_path, manifest_copy):
         # The app's resolution finds the conversion on the Hub at the pinned commit.
         empty_weights = tmp_path / "empty-weights"
         empty_weights.mkdir()
-        env = _env(tmp_path, HF_ENDPOINT=endpoint, SEGDEMO_WEIGHTS_DIR=str(empty_weights), SEGDEMO_CACHE_DIR=str(tmp_path / "app-cache"))
+        env = _env(
+            tmp_path, HF_ENDPOINT=endpoint, SEGDEMO_WEIGHTS_DIR=str(empty_weights), SEGDEMO_CACHE_DIR=str(tmp_path / "app-cache")
+        )
         resolved = _run(RESOLVE, [str(manifest_copy), ENTRY], env, timeout=120)
         assert resolved.returncode == 0, resolved.stderr[-3000:]
     found = json.loads(resolved.stdout.strip().splitlines()[-1])
@@ -247,7 +260,17 @@ def test_no_upload_converts_and_prints_checksums_only(source, tmp_path, manifest
     _, source_dir = source
     output = tmp_path / "out"
     publish_pspnet.main(
-        ["--models", KEY, "--no-upload", "--source-dir", str(source_dir), "--output", str(output), "--manifest", str(manifest_copy)]
+        [
+            "--models",
+            KEY,
+            "--no-upload",
+            "--source-dir",
+            str(source_dir),
+            "--output",
+            str(output),
+            "--manifest",
+            str(manifest_copy),
+        ]
     )
     printed = capsys.readouterr().out
     converted = output / "pspnet50_ade20k.weights.h5"

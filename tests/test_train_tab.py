@@ -98,7 +98,9 @@ def test_a_run_streams_each_epoch_and_its_model_joins_this_browsers_comparison_o
     assert len(updates) >= 2  # streamed, not one answer at the end
     losses = training_losses(updates[-1][0])
     assert len(losses) == 3 and losses[-1] < losses[0]
-    assert [len(training_losses(update[0])) for update in updates] == sorted({len(training_losses(update[0])) for update in updates})
+    assert [len(training_losses(update[0])) for update in updates] == sorted(
+        {len(training_losses(update[0])) for update in updates}
+    )
     plot, figure, status = outputs[-1]
     assert status.startswith("Done: epoch 3 of 3") and "comparisons of tabs 1 and 2" in status
     with Image.open(figure) as picture:
@@ -112,7 +114,9 @@ def test_a_run_streams_each_epoch_and_its_model_joins_this_browsers_comparison_o
     assert [row[0] for row in mine["data"]] == ["FCN", "U-Net", "Yours: FCN, 3 ep."]
     assert mine["data"][-1][-1] == "trained in this browser (Train tab)"
     assert 0.0 <= mine["data"][-1][1] <= 0.3 and 0.0 <= mine["data"][-1][2] <= 1.0  # MSE and IoU of a 3-epoch FCN
-    _, large = own.predict(handle_file(str(ROOT / "examples" / "eliret" / "maior2x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large")
+    _, large = own.predict(
+        handle_file(str(ROOT / "examples" / "eliret" / "maior2x.png")), None, ["fcn_aug"], 0.5, api_name="/compare_large"
+    )
     assert [row[0] for row in large["data"]] == ["FCN + augmentation", "Yours: FCN, 3 ep."]
 
 
@@ -160,7 +164,9 @@ def test_bad_settings_get_a_clear_message(app_url):
     assert is_free(client)
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed (make test-browser installs it)")
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed (make test-browser installs it)"
+)
 def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
     playwright_api = pytest.importorskip("playwright.sync_api")
     client = Client(app_url, verbose=False)
@@ -174,7 +180,9 @@ def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
             page.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).click()
             # The page's load event sets the U-Net's cap; then ask for all of it.
             cap = str(live_training.EPOCH_CAPS["unet"])
-            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_attribute("max", cap, timeout=60_000)
+            playwright_api.expect(page.locator("#sd-train-epochs input[type=range]")).to_have_attribute(
+                "max", cap, timeout=60_000
+            )
             epochs = page.locator("#sd-train-epochs input[type=number]")
             epochs.fill(cap)
             epochs.press("Tab")
@@ -195,7 +203,9 @@ def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
             other = browser.new_page(locale="en-US")
             other.goto(app_url)
             other.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).click()
-            playwright_api.expect(other.locator("#sd-train-server-status")).to_contain_text("A training is running", timeout=20_000)
+            playwright_api.expect(other.locator("#sd-train-server-status")).to_contain_text(
+                "A training is running", timeout=20_000
+            )
             other.close()
             page.close()  # the student closes the tab mid-run
             waited = wait_until_free(client, timeout_s=60)

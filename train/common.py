@@ -62,7 +62,9 @@ def write_metrics(path: Path, metrics: dict) -> None:
     os.replace(partial, path)
 
 
-def fit_keeping_best(model: keras.Model, *, checkpoint_path: Path, epochs: int, validation_data, progress_every: int, **fit_arguments) -> tuple[dict, float]:
+def fit_keeping_best(
+    model: keras.Model, *, checkpoint_path: Path, epochs: int, validation_data, progress_every: int, **fit_arguments
+) -> tuple[dict, float]:
     """`model.fit(...)`, then restores the weights of the epoch with the lowest validation loss.
 
     The best weights so far are kept in `checkpoint_path` during training, so a long run that

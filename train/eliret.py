@@ -57,9 +57,13 @@ RECIPES = {
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", choices=sorted(RECIPES), help="registry key of the model to train")
-    parser.add_argument("--data-dir", type=Path, help="eliret folder (default: SEGDEMO_DATA_DIR/eliret, the cache, or a download)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="eliret folder (default: SEGDEMO_DATA_DIR/eliret, the cache, or a download)"
+    )
     parser.add_argument("--epochs", type=int, help="epochs (default: the lecture's)")
     parser.add_argument("--batch-size", type=int, help="batch size (default: the lecture's)")
     parser.add_argument("--seed", type=int, default=7)
@@ -127,7 +131,10 @@ def train(arguments: argparse.Namespace) -> dict:
 
     if recipe.augmentation == "shifts":
         # A fresh random shift/flip of every training pair in every epoch; validation stays as is.
-        fit_inputs = {"x": augmented_dataset(train_x, train_y, preset="eliret", batch_size=batch_size, seed=arguments.seed), "shuffle": False}
+        fit_inputs = {
+            "x": augmented_dataset(train_x, train_y, preset="eliret", batch_size=batch_size, seed=arguments.seed),
+            "shuffle": False,
+        }
     elif recipe.augmentation == "symmetries":
         fit_inputs = {"x": symmetric_dataset(train_x, train_y, batch_size=batch_size, seed=arguments.seed), "shuffle": False}
     else:

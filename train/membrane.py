@@ -41,14 +41,22 @@ MODELS = tuple(registry.keys("membrane"))
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", choices=MODELS)
-    parser.add_argument("--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)"
+    )
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--steps-per-epoch", type=int, default=DEFAULT_STEPS_PER_EPOCH)
-    parser.add_argument("--base-filters", type=int, help="width: filters of the first level (registry default; 64 = the lecture's)")
-    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE, help="Adam's learning rate (lower it to fine-tune with --resume)")
+    parser.add_argument(
+        "--base-filters", type=int, help="width: filters of the first level (registry default; 64 = the lecture's)"
+    )
+    parser.add_argument(
+        "--learning-rate", type=float, default=LEARNING_RATE, help="Adam's learning rate (lower it to fine-tune with --resume)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")

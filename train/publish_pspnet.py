@@ -61,11 +61,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Convert the published PSPNet Keras-2 weights to Keras 3 and publish them to a Hugging Face Hub repository.",
     )
     parser.add_argument(
-        "--source-dir", type=Path, help="folder holding the published Keras-2 files (pspnet101_voc2012.h5, ...); "
-        "default: resolve each as the app does (may download)"
+        "--source-dir",
+        type=Path,
+        help="folder holding the published Keras-2 files (pspnet101_voc2012.h5, ...); "
+        "default: resolve each as the app does (may download)",
     )
     parser.add_argument(
-        "--models", nargs="+", default=list(PSPNET_KEYS), metavar="KEY",
+        "--models",
+        nargs="+",
+        default=list(PSPNET_KEYS),
+        metavar="KEY",
         help=f"registry keys to publish (space- or comma-separated; default: {' '.join(PSPNET_KEYS)})",
     )
     parser.add_argument("--output", type=Path, help=f"where the conversions are written (default: <cache>/{OUTPUT_SUBDIR})")
@@ -73,7 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", help="Hub token (default: HF_TOKEN or the token saved by `hf auth login`)")
     parser.add_argument("--private", action="store_true", help="create the repository as private (a Space then needs a token)")
     parser.add_argument("--no-upload", action="store_true", help="convert and print checksums only; the manifest is not changed")
-    parser.add_argument("--manifest", type=Path, default=weights.MANIFEST_PATH, help="the manifest to update (default: %(default)s)")
+    parser.add_argument(
+        "--manifest", type=Path, default=weights.MANIFEST_PATH, help="the manifest to update (default: %(default)s)"
+    )
     return parser.parse_args(argv)
 
 
@@ -213,7 +220,9 @@ def upload(conversions: list[Conversion], repo_id: str, token: str | None, priva
         f"- {c.path.name}: sha256 {c.sha256}, from {c.source.name} (sha256 {c.source_sha256})" for c in conversions
     )
     operations = [CommitOperationAdd(path_in_repo=c.path.name, path_or_fileobj=str(c.path)) for c in conversions]
-    info = api.create_commit(repo_id, operations, commit_message=COMMIT_MESSAGE, commit_description=description, repo_type="model")
+    info = api.create_commit(
+        repo_id, operations, commit_message=COMMIT_MESSAGE, commit_description=description, repo_type="model"
+    )
     if not COMMIT_OID_PATTERN.match(info.oid or ""):
         raise RuntimeError(f"The Hub answered the commit with {info.oid!r}, not a commit sha")
     print(f"committed {info.oid} ({info.commit_url}) in {time.perf_counter() - started:.1f} s", flush=True)
@@ -279,7 +288,9 @@ def publish(options: argparse.Namespace) -> list[Conversion]:
 
     revision = upload(conversions, options.repo_id, options.token, options.private)
     update_manifest(options.manifest, document, conversions, options.repo_id, revision)
-    print(f"\n{options.manifest}: {len(conversions)} entr{'y' if len(conversions) == 1 else 'ies'} now pinned to {options.repo_id}@{revision}")
+    print(
+        f"\n{options.manifest}: {len(conversions)} entr{'y' if len(conversions) == 1 else 'ies'} now pinned to {options.repo_id}@{revision}"
+    )
     print("\nREADME front matter for a Hugging Face Space (this script does not edit README.md):")
     print(space_front_matter(document))
     if options.private:

@@ -118,7 +118,10 @@ STRINGS = i18n.register(
         "sd_no_image": ("Upload an image or choose an example first.", "Envie uma imagem ou escolha um exemplo primeiro."),
         "sd_weights_missing_short": ("weights not on this server", "pesos ausentes neste servidor"),
         **{f"sd_model_{key}": titles for key, (titles, _) in MODEL_TEXT.items()},
-        **{f"sd_model_{key}_about": (f"**{titles[0]}**: {about[0]}", f"**{titles[1]}**: {about[1]}") for key, (titles, about) in MODEL_TEXT.items()},
+        **{
+            f"sd_model_{key}_about": (f"**{titles[0]}**: {about[0]}", f"**{titles[1]}**: {about[1]}")
+            for key, (titles, about) in MODEL_TEXT.items()
+        },
     }
 )
 
@@ -220,7 +223,6 @@ def show_after(event, component: gr.components.Component) -> None:
     """Makes `component` visible once `event` succeeded (tables start hidden: their headers are
     written in the page's language only when the first result arrives)."""
     event.success(lambda: gr.update(visible=True), None, component, api_visibility="private", queue=False)
-
 
 
 def pipeline_names(spec: registry.ModelSpec) -> list[str]:

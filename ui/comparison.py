@@ -47,8 +47,15 @@ STRINGS = i18n.register(
     }
 )
 
-CAPTION_KEYS = {"input": "sd_fig_input", "size": "sd_fig_size", "truth": "sd_fig_truth", "no_truth": "sd_fig_no_truth",
-                "grey": "sd_fig_grey", "binary": "sd_fig_binary", "missing": "sd_fig_missing"}
+CAPTION_KEYS = {
+    "input": "sd_fig_input",
+    "size": "sd_fig_size",
+    "truth": "sd_fig_truth",
+    "no_truth": "sd_fig_no_truth",
+    "grey": "sd_fig_grey",
+    "binary": "sd_fig_binary",
+    "missing": "sd_fig_missing",
+}
 HEADER_KEYS = ("sd_tab_model", "sd_tab_mse", "sd_tab_iou", "sd_tab_ms", "sd_tab_fg", "sd_tab_note")
 
 
@@ -86,7 +93,12 @@ def run(image, truth, model_keys, threshold, language: str, threshold_to_library
     with common.user_errors(language):
         value = threshold_to_library(threshold) if isinstance(threshold, (int, float)) else threshold
         figure, rows = compare.compare(
-            image, keys, value, truth, captions=captions(language), titles={key: common.model_title(key, language) for key in keys}
+            image,
+            keys,
+            value,
+            truth,
+            captions=captions(language),
+            titles={key: common.model_title(key, language) for key in keys},
         )
     table = compare.table(rows)
     for row, cells in zip(rows, table):
@@ -134,9 +146,13 @@ def build(settings: ComparisonSettings) -> None:
     """
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=300):
-            image = UploadedImage(label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=240)
+            image = UploadedImage(
+                label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=240
+            )
             truth = UploadedImage(label=t("sd_cmp_truth"), type="filepath", image_mode=None, sources=["upload"], height=160)
-            models = gr.CheckboxGroup(common.model_choices(settings.model_keys), value=settings.default_keys, label=t("sd_models"))
+            models = gr.CheckboxGroup(
+                common.model_choices(settings.model_keys), value=settings.default_keys, label=t("sd_models")
+            )
             with gr.Accordion(t("sd_cmp_about_models"), open=True):
                 common.model_descriptions(settings.model_keys)
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t(settings.threshold_label))
@@ -162,7 +178,11 @@ def build(settings: ComparisonSettings) -> None:
 
     handler.__name__ = f"run_{settings.api_name}"
     event = button.click(
-        handler, [image, truth, models, threshold, *session], [figure, table], api_name=settings.api_name, concurrency_id="inference"
+        handler,
+        [image, truth, models, threshold, *session],
+        [figure, table],
+        api_name=settings.api_name,
+        concurrency_id="inference",
     )
     common.show_after(event, table)
     maps_panel.attach(event, [image, truth, models, threshold], settings.threshold_to_library, settings.model_keys)

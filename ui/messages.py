@@ -16,7 +16,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"No image file at (?P<path>.+)\.", "Não há arquivo de imagem em {path}."),
     (r"(?P<name>.+) is empty \(0 bytes\)\.", "{name} está vazio (0 bytes)."),
     (r"(?P<name>.+) is (?P<size>[\d.]+) MB; the limit is (?P<limit>\d+) MB\.", "{name} tem {size} MB; o limite é {limit} MB."),
-    (r"(?P<name>.+) has too many pixels \(limit (?P<limit>\d+) megapixels\)\.", "{name} tem pixels demais (limite de {limit} megapixels)."),
+    (
+        r"(?P<name>.+) has too many pixels \(limit (?P<limit>\d+) megapixels\)\.",
+        "{name} tem pixels demais (limite de {limit} megapixels).",
+    ),
     (
         r"(?P<name>.+) could not be decoded: it looks truncated or corrupt \((?P<detail>.*)\)\.",
         "Não foi possível decodificar {name}: o arquivo parece truncado ou corrompido ({detail}).",
@@ -37,7 +40,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"32-bit integer images are not supported; save the image with 8 or 16 bits\.",
         "Imagens de inteiros de 32 bits não são suportadas; salve a imagem com 8 ou 16 bits.",
     ),
-    (r"Unsupported pixel type (?P<dtype>.+): use uint8, uint16 or floats in \[0, 1\]\.", "Tipo de pixel não suportado {dtype}: use uint8, uint16 ou floats em [0, 1]."),
+    (
+        r"Unsupported pixel type (?P<dtype>.+): use uint8, uint16 or floats in \[0, 1\]\.",
+        "Tipo de pixel não suportado {dtype}: use uint8, uint16 ou floats em [0, 1].",
+    ),
     (r"Choose at least one model to compare\.", "Escolha pelo menos um modelo para comparar."),
     (r"Choose at least one model\.", "Escolha pelo menos um modelo."),
     (
@@ -45,7 +51,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "A saída ideal (ground truth) tem {tw}×{th}, mas a imagem tem {iw}×{ih}.",
     ),
     (r"The threshold must be in \[0, 1\], got (?P<value>.+)\.", "O limiar deve estar em [0, 1]; recebido {value}."),
-    (r"The threshold must be a number in \[0, 1\], got (?P<value>.+)\.", "O limiar deve ser um número em [0, 1]; recebido {value}."),
+    (
+        r"The threshold must be a number in \[0, 1\], got (?P<value>.+)\.",
+        "O limiar deve ser um número em [0, 1]; recebido {value}.",
+    ),
     (r"The opacity must be in \[0, 1\], got (?P<value>.+)\.", "A opacidade deve estar em [0, 1]; recebido {value}."),
     (r"Unknown model (?P<key>.+)\. Known models: (?P<known>.+)\.", "Modelo desconhecido {key}. Modelos conhecidos: {known}."),
     (

@@ -9,7 +9,9 @@ from keras import layers
 def _conv_block(x, filters: int, prefix: str):
     """Two 3×3 convolutions, each followed by BatchNormalization and ReLU."""
     for index in (1, 2):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{prefix}_conv{index}")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{prefix}_conv{index}"
+        )(x)
         # momentum 0.9 (Keras' default is 0.99): with 20 training slices the moving
         # statistics must catch up within a few hundred steps, or validation lags far behind.
         x = layers.BatchNormalization(momentum=0.9, name=f"{prefix}_bn{index}")(x)
@@ -58,7 +60,9 @@ def build_membrane_unet(
     for level in reversed(range(depth - 1)):
         filters = base_filters * 2**level
         x = layers.UpSampling2D(2, name=f"upsample{level + 1}")(x)
-        x = layers.Conv2D(filters, 2, padding="same", activation="relu", kernel_initializer="he_normal", name=f"up{level + 1}_conv0")(x)
+        x = layers.Conv2D(
+            filters, 2, padding="same", activation="relu", kernel_initializer="he_normal", name=f"up{level + 1}_conv0"
+        )(x)
         if skip_connections:
             x = layers.Concatenate(name=f"skip{level + 1}")([skips[level], x])
         x = _conv_block(x, filters, f"up{level + 1}")

@@ -164,9 +164,7 @@ def _bottleneck(x, unit: str, width: int, dilation: int, project: bool, stride_o
 def _resnet(x, layers: int, stride_on: str):
     """The dilated ResNet body after the stem, ending with a ReLU (`conv5_3_relu`)."""
     previous = "pool1"
-    for stage, (units, width, dilation) in enumerate(
-        zip(UNITS_PER_STAGE[layers], STAGE_WIDTHS, STAGE_DILATIONS), start=2
-    ):
+    for stage, (units, width, dilation) in enumerate(zip(UNITS_PER_STAGE[layers], STAGE_WIDTHS, STAGE_DILATIONS), start=2):
         for index in range(1, units + 1):
             unit = f"conv{stage}_{index}"
             x = _relu(x, f"{previous}_relu")

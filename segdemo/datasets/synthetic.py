@@ -24,7 +24,7 @@ def _place(rng: np.random.Generator, occupied: np.ndarray, height: int, width: i
         box_height, box_width = rng.integers(OBJECT_SIDES[0], OBJECT_SIDES[1] + 1, size=2)
         top = int(rng.integers(1, height - box_height - 1))
         left = int(rng.integers(1, width - box_width - 1))
-        region = occupied[max(0, top - GAP): top + box_height + GAP, max(0, left - GAP): left + box_width + GAP]
+        region = occupied[max(0, top - GAP) : top + box_height + GAP, max(0, left - GAP) : left + box_width + GAP]
         if not region.any():
             return top, left, int(box_height), int(box_width)
     return None
@@ -56,7 +56,7 @@ def make_large_image(
             axes = (box_width // 2, box_height // 2)
             cv2.ellipse(mask, center, axes, 0, 0, 360, 1, thickness=-1)
         else:
-            mask[top: top + box_height, left: left + box_width] = 1
+            mask[top : top + box_height, left : left + box_width] = 1
     background = float(rng.uniform(0, 255))
     foreground = background - CONTRAST if background > 128 else background + CONTRAST
     image = np.where(mask > 0, foreground, background) + rng.normal(0.0, NOISE_SIGMA, size=mask.shape)
@@ -66,7 +66,9 @@ def make_large_image(
     return image.astype(np.float32), mask.astype(np.float32)
 
 
-def make_large_images(count: int, seed: int, sizes=((72, 88), (80, 88), (64, 96), (96, 96))) -> list[tuple[np.ndarray, np.ndarray]]:
+def make_large_images(
+    count: int, seed: int, sizes=((72, 88), (80, 88), (64, 96), (96, 96))
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """`count` reproducible (image, mask) pairs of the given sizes, four objects each."""
     rng = np.random.default_rng(seed)
     return [make_large_image(rng, *sizes[index % len(sizes)]) for index in range(count)]

@@ -15,28 +15,36 @@ STRINGS = i18n.register(
     {
         "sd_api_tab": ("8 · API", "8 · API"),
         "sd_api_intro": (
-            ("**One model on one image**, which is also the app's API: the endpoint `/predict` takes an image, a model key and a "
-            "threshold, and returns the overlay (PNG) and a JSON summary (class fractions, seconds, size). From Python, with "
-            "`pip install gradio_client`:"),
-            ("**Um modelo em uma imagem**, que também é a API do app: o endpoint `/predict` recebe uma imagem, a chave de um "
-            "modelo e um limiar, e devolve a sobreposição (PNG) e um resumo em JSON (frações das classes, segundos, tamanho). "
-            "Em Python, com `pip install gradio_client`:"),
+            (
+                "**One model on one image**, which is also the app's API: the endpoint `/predict` takes an image, a model key and a "
+                "threshold, and returns the overlay (PNG) and a JSON summary (class fractions, seconds, size). From Python, with "
+                "`pip install gradio_client`:"
+            ),
+            (
+                "**Um modelo em uma imagem**, que também é a API do app: o endpoint `/predict` recebe uma imagem, a chave de um "
+                "modelo e um limiar, e devolve a sobreposição (PNG) e um resumo em JSON (frações das classes, segundos, tamanho). "
+                "Em Python, com `pip install gradio_client`:"
+            ),
         ),
         "sd_api_example": (
-            ("```python\nfrom gradio_client import Client, handle_file\n\n"
-            "client = Client(\"https://…\")  # this page's address\n"
-            "overlay_png, summary = client.predict(\n"
-            "    handle_file(\"image.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
-            "print(summary[\"class_fractions\"])\n```\n"
-            "The model keys: {keys}. The comparisons are `/compare` (tab 1), `/compare_large`, `/compare_membrane`; "
-            "the photos `/photos`; the augmentation preview `/augmentation_preview` (see *Use via API* at the bottom of the page)."),
-            ("```python\nfrom gradio_client import Client, handle_file\n\n"
-            "client = Client(\"https://…\")  # o endereço desta página\n"
-            "overlay_png, summary = client.predict(\n"
-            "    handle_file(\"imagem.png\"), \"unet\", 0.5, api_name=\"/predict\")\n"
-            "print(summary[\"class_fractions\"])\n```\n"
-            "As chaves dos modelos: {keys}. As comparações são `/compare` (aba 1), `/compare_large`, `/compare_membrane`; "
-            "as fotos, `/photos`; a prévia do aumento de dados, `/augmentation_preview` (veja *Usar via API* no rodapé da página)."),
+            (
+                "```python\nfrom gradio_client import Client, handle_file\n\n"
+                'client = Client("https://…")  # this page\'s address\n'
+                "overlay_png, summary = client.predict(\n"
+                '    handle_file("image.png"), "unet", 0.5, api_name="/predict")\n'
+                'print(summary["class_fractions"])\n```\n'
+                "The model keys: {keys}. The comparisons are `/compare` (tab 1), `/compare_large`, `/compare_membrane`; "
+                "the photos `/photos`; the augmentation preview `/augmentation_preview` (see *Use via API* at the bottom of the page)."
+            ),
+            (
+                "```python\nfrom gradio_client import Client, handle_file\n\n"
+                'client = Client("https://…")  # o endereço desta página\n'
+                "overlay_png, summary = client.predict(\n"
+                '    handle_file("imagem.png"), "unet", 0.5, api_name="/predict")\n'
+                'print(summary["class_fractions"])\n```\n'
+                "As chaves dos modelos: {keys}. As comparações são `/compare` (aba 1), `/compare_large`, `/compare_membrane`; "
+                "as fotos, `/photos`; a prévia do aumento de dados, `/augmentation_preview` (veja *Usar via API* no rodapé da página)."
+            ),
         ),
         "sd_api_threshold": ("Threshold", "Limiar"),
         "sd_api_button": ("Segment", "Segmentar"),
@@ -63,7 +71,14 @@ def build() -> None:
     with gr.Tab(t(TITLE_KEY), id="api"):
         gr.Markdown(t(INTRO_KEY))
         listed = ", ".join(f"`{key}`" for key in keys)
-        i18n.register({"sd_api_example_keys": (i18n.text("sd_api_example", "en", keys=listed), i18n.text("sd_api_example", "pt", keys=listed))})
+        i18n.register(
+            {
+                "sd_api_example_keys": (
+                    i18n.text("sd_api_example", "en", keys=listed),
+                    i18n.text("sd_api_example", "pt", keys=listed),
+                )
+            }
+        )
         gr.Markdown(t("sd_api_example_keys"))
         with gr.Row(equal_height=False):
             with gr.Column(min_width=300):
@@ -78,6 +93,10 @@ def build() -> None:
                 overlay = gr.Image(label=t("sd_api_overlay"), format="png", interactive=False)
                 summary = gr.JSON(label=t("sd_api_summary"))
     model.change(
-        lambda chosen: [gr.update(visible=key == chosen) for key in keys], model, descriptions, api_visibility="private", queue=False
+        lambda chosen: [gr.update(visible=key == chosen) for key in keys],
+        model,
+        descriptions,
+        api_visibility="private",
+        queue=False,
     )
     button.click(run_single, [image, model, threshold], [overlay, summary], api_name="predict", concurrency_id="inference")

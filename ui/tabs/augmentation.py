@@ -14,22 +14,29 @@ STRINGS = i18n.register(
     {
         "sd_aug_tab": ("5 · Augmentation", "5 · Aumento de dados"),
         "sd_aug_intro": (
-            ("**The lecture's figure 13.** Data augmentation gives each training image and its mask the *same* random "
-            "transform, so the mask still marks the object. Each control sets the range of one distortion (0 turns it off): "
-            "set the others to 0 to see one on its own, as the lecture's exercise asks, or combine them. The controls start at "
-            "what the lecture used: shifts of ±70 % and flips for eliret; rotation, shift, shear and zoom without flips "
-            "(`horizontal_flip=False`) for the membranes, whose slices are shown after the reduction to 128×128."),
-            ("**A figura 13 da aula.** O aumento de dados aplica a cada imagem de treino e à sua máscara a *mesma* transformação "
-            "aleatória, para que a máscara continue marcando o objeto. Cada controle define a faixa de uma distorção (0 a "
-            "desliga): zere as outras para ver uma sozinha, como pede o exercício da aula, ou combine-as. Os controles começam "
-            "com o que a aula usou: deslocamentos de ±70 % e espelhamentos no eliret; rotação, deslocamento, cisalhamento e "
-            "zoom sem espelhamento (`horizontal_flip=False`) nas membranas, cujas fatias aparecem já reduzidas a 128×128."),
+            (
+                "**The lecture's figure 13.** Data augmentation gives each training image and its mask the *same* random "
+                "transform, so the mask still marks the object. Each control sets the range of one distortion (0 turns it off): "
+                "set the others to 0 to see one on its own, as the lecture's exercise asks, or combine them. The controls start at "
+                "what the lecture used: shifts of ±70 % and flips for eliret; rotation, shift, shear and zoom without flips "
+                "(`horizontal_flip=False`) for the membranes, whose slices are shown after the reduction to 128×128."
+            ),
+            (
+                "**A figura 13 da aula.** O aumento de dados aplica a cada imagem de treino e à sua máscara a *mesma* transformação "
+                "aleatória, para que a máscara continue marcando o objeto. Cada controle define a faixa de uma distorção (0 a "
+                "desliga): zere as outras para ver uma sozinha, como pede o exercício da aula, ou combine-as. Os controles começam "
+                "com o que a aula usou: deslocamentos de ±70 % e espelhamentos no eliret; rotação, deslocamento, cisalhamento e "
+                "zoom sem espelhamento (`horizontal_flip=False`) nas membranas, cujas fatias aparecem já reduzidas a 128×128."
+            ),
         ),
         "sd_aug_dataset": ("Dataset", "Conjunto de dados"),
         "sd_aug_eliret": ("eliret (32×32 ellipses and rectangles)", "eliret (elipses e retângulos 32×32)"),
         "sd_aug_membrane": ("membrane (ISBI-2012 EM slices)", "membranas (fatias de microscopia ISBI-2012)"),
         "sd_aug_rotation": ("Rotation: ± degrees (rotation_range)", "Rotação: ± graus (rotation_range)"),
-        "sd_aug_shift": ("Shift: ± fraction of the size (width/height_shift_range)", "Deslocamento: ± fração do tamanho (width/height_shift_range)"),
+        "sd_aug_shift": (
+            "Shift: ± fraction of the size (width/height_shift_range)",
+            "Deslocamento: ± fração do tamanho (width/height_shift_range)",
+        ),
         "sd_aug_shear": ("Shear: ± degrees (shear_range)", "Cisalhamento: ± graus (shear_range)"),
         "sd_aug_zoom": ("Zoom: ± fraction (zoom_range)", "Zoom: ± fração (zoom_range)"),
         "sd_aug_flip": ("Horizontal flip (horizontal_flip)", "Espelhamento horizontal (horizontal_flip)"),
@@ -69,10 +76,17 @@ def new_augmentation_sample(
         if dataset not in LECTURE_DISTORTIONS:
             raise ValueError(f"Unknown dataset {dataset!r} for the augmentation preview; choose eliret or membrane.")
         defaults = lecture_settings(dataset)
-        values = [default if value is None else value for value, default in zip((rotation, shift, shear, zoom, horizontal_flip), defaults)]
+        values = [
+            default if value is None else value
+            for value, default in zip((rotation, shift, shear, zoom, horizontal_flip), defaults)
+        ]
         distortions = Distortions(float(values[0]), float(values[1]), float(values[2]), float(values[3]), bool(values[4]))
         figure = samples.augmentation_preview(
-            dataset, int(seed), distortions=distortions, column_titles=[i18n.text(key, language) for key in COLUMN_KEYS], cell_size=CELL
+            dataset,
+            int(seed),
+            distortions=distortions,
+            column_titles=[i18n.text(key, language) for key in COLUMN_KEYS],
+            cell_size=CELL,
         )
     return common.png_file(figure), int(seed) + 1
 
@@ -84,7 +98,11 @@ def build() -> None:
         rotation_0, shift_0, shear_0, zoom_0, flip_0 = lecture_settings("eliret")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                dataset = gr.Radio([(t("sd_aug_eliret"), "eliret"), (t("sd_aug_membrane"), "membrane")], value="eliret", label=t("sd_aug_dataset"))
+                dataset = gr.Radio(
+                    [(t("sd_aug_eliret"), "eliret"), (t("sd_aug_membrane"), "membrane")],
+                    value="eliret",
+                    label=t("sd_aug_dataset"),
+                )
                 rotation = gr.Slider(0, 90, value=rotation_0, step=1, label=t("sd_aug_rotation"))
                 shift = gr.Slider(0.0, 0.9, value=shift_0, step=0.05, label=t("sd_aug_shift"))
                 shear = gr.Slider(0, 45, value=shear_0, step=1, label=t("sd_aug_shear"))
@@ -97,10 +115,18 @@ def build() -> None:
                 button = gr.Button(t("sd_aug_button"), variant="primary")
             with gr.Column(scale=2, min_width=300):
                 # No floating label: it would cover the figure's first column title.
-                preview = gr.Image(label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview")
+                preview = gr.Image(
+                    label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview"
+                )
     controls = [rotation, shift, shear, zoom, flip]
     # Choosing a dataset or the lecture's button sets the controls to the lecture's values for it.
     dataset.change(lecture_settings, dataset, controls, api_visibility="private", queue=False)
     lecture.click(lecture_settings, dataset, controls, api_visibility="private", queue=False)
     none.click(lambda: (0, 0.0, 0, 0.0, False), None, controls, api_visibility="private", queue=False)
-    button.click(new_augmentation_sample, [dataset, seed, *controls], [preview, seed], api_name="augmentation_preview", concurrency_id="inference")
+    button.click(
+        new_augmentation_sample,
+        [dataset, seed, *controls],
+        [preview, seed],
+        api_name="augmentation_preview",
+        concurrency_id="inference",
+    )

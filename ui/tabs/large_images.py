@@ -13,15 +13,19 @@ STRINGS = i18n.register(
     {
         "sd_large_tab": ("2 · Large images", "2 · Imagens grandes"),
         "sd_large_intro": (
-            ("**Large images.** The networks were trained on 32×32 images with one centred object. Being fully convolutional, "
-            "they run on an image of any size whose sides divide by 8 (the app pads other sizes and says so in the table). "
-            "The plain FCN fails on the large *maior* images, whose objects are off-centre; the models trained with data "
-            "augmentation (random shifts up to ±70 % and mirror images) find them, and the augmented U-Net keeps the corners sharp."),
-            ("**Imagens grandes.** As redes foram treinadas com imagens 32×32 com um objeto centralizado. Por serem totalmente "
-            "convolucionais, rodam em imagens de qualquer tamanho cujos lados sejam divisíveis por 8 (o app completa os outros "
-            "tamanhos e avisa na tabela). A FCN simples falha nas imagens grandes *maior*, com objetos fora do centro; os modelos "
-            "treinados com aumento de dados (deslocamentos aleatórios de até ±70 % e espelhamentos) os encontram, e a U-Net com "
-            "aumento de dados mantém os cantos nítidos."),
+            (
+                "**Large images.** The networks were trained on 32×32 images with one centred object. Being fully convolutional, "
+                "they run on an image of any size whose sides divide by 8 (the app pads other sizes and says so in the table). "
+                "The plain FCN fails on the large *maior* images, whose objects are off-centre; the models trained with data "
+                "augmentation (random shifts up to ±70 % and mirror images) find them, and the augmented U-Net keeps the corners sharp."
+            ),
+            (
+                "**Imagens grandes.** As redes foram treinadas com imagens 32×32 com um objeto centralizado. Por serem totalmente "
+                "convolucionais, rodam em imagens de qualquer tamanho cujos lados sejam divisíveis por 8 (o app completa os outros "
+                "tamanhos e avisa na tabela). A FCN simples falha nas imagens grandes *maior*, com objetos fora do centro; os modelos "
+                "treinados com aumento de dados (deslocamentos aleatórios de até ±70 % e espelhamentos) os encontram, e a U-Net com "
+                "aumento de dados mantém os cantos nítidos."
+            ),
         ),
         "sd_large_examples": (
             "Large images: maior1 and maior2 of the lecture, and two generated ones",

@@ -13,18 +13,22 @@ STRINGS = i18n.register(
     {
         "sd_membranes_tab": ("3 · Membranes", "3 · Membranas"),
         "sd_membranes_intro": (
-            ("**The lecture's figures 12–14.** Electron-microscopy slices of the ISBI-2012 challenge, segmented by the U-Net of "
-            "program 7 (BatchNormalization, 128×128 input) and by the same network without skip connections: without skips the "
-            "output is blurred and the thin membranes break up, because the skips carry the fine detail from the encoder to the "
-            "decoder. The 256×256 model sees membranes 2–4 pixels wide instead of 1–2. The grey output is the network's `qp` "
-            "(white = cell interior), and the threshold works as the lecture's `qp >= 0.5`: a pixel is cell interior (white) "
-            "when qp ≥ threshold, membrane (black) otherwise."),
-            ("**As figuras 12–14 da aula.** Fatias de microscopia eletrônica do desafio ISBI-2012, segmentadas pela U-Net do "
-            "programa 7 (BatchNormalization, entrada 128×128) e pela mesma rede sem conexões de atalho (skip): sem os atalhos a "
-            "saída fica borrada e as membranas finas se rompem, porque os atalhos levam os detalhes finos do codificador ao "
-            "decodificador. O modelo 256×256 vê membranas com 2–4 pixels de largura em vez de 1–2. A saída em níveis de cinza é o "
-            "`qp` da rede (branco = interior da célula), e o limiar funciona como o `qp >= 0.5` da aula: o pixel é interior da "
-            "célula (branco) quando qp ≥ limiar, e membrana (preto) caso contrário."),
+            (
+                "**The lecture's figures 12–14.** Electron-microscopy slices of the ISBI-2012 challenge, segmented by the U-Net of "
+                "program 7 (BatchNormalization, 128×128 input) and by the same network without skip connections: without skips the "
+                "output is blurred and the thin membranes break up, because the skips carry the fine detail from the encoder to the "
+                "decoder. The 256×256 model sees membranes 2–4 pixels wide instead of 1–2. The grey output is the network's `qp` "
+                "(white = cell interior), and the threshold works as the lecture's `qp >= 0.5`: a pixel is cell interior (white) "
+                "when qp ≥ threshold, membrane (black) otherwise."
+            ),
+            (
+                "**As figuras 12–14 da aula.** Fatias de microscopia eletrônica do desafio ISBI-2012, segmentadas pela U-Net do "
+                "programa 7 (BatchNormalization, entrada 128×128) e pela mesma rede sem conexões de atalho (skip): sem os atalhos a "
+                "saída fica borrada e as membranas finas se rompem, porque os atalhos levam os detalhes finos do codificador ao "
+                "decodificador. O modelo 256×256 vê membranas com 2–4 pixels de largura em vez de 1–2. A saída em níveis de cinza é o "
+                "`qp` da rede (branco = interior da célula), e o limiar funciona como o `qp >= 0.5` da aula: o pixel é interior da "
+                "célula (branco) quando qp ≥ limiar, e membrana (preto) caso contrário."
+            ),
         ),
         "sd_membranes_threshold": (
             "Threshold: white (cell interior) where qp ≥ threshold, as the lecture's qp >= 0.5",

@@ -40,20 +40,24 @@ STRINGS = i18n.register(
     {
         "sd_train_tab": ("7 · Train", "7 · Treinar"),
         "sd_train_intro": (
-            ("**Train a network yourself and watch it learn.** Choose the FCN (lecture program 2) or the U-Net (program 4), "
-            "with or without the lecture's data augmentation (random shifts up to ±70 % and mirror images), and press Train. "
-            "After every epoch the training and validation loss (MSE) are drawn, and the network's grey and binarized outputs on "
-            "a centred test image and on the large *maior2* are shown. See for yourself what the lecture says: the FCN learns "
-            "slowly (the committed one took 1000 epochs), the U-Net without augmentation memorises its 100 training pairs (the "
-            "training loss keeps falling, the validation loss does not), and only a model trained with augmentation finds the "
-            "off-centre objects of *maior2*. One training runs at a time on this server, and the other tabs' requests go first."),
-            ("**Treine uma rede você mesmo e veja-a aprender.** Escolha a FCN (programa 2 da aula) ou a U-Net (programa 4), com "
-            "ou sem o aumento de dados da aula (deslocamentos aleatórios de até ±70 % e espelhamentos), e aperte Treinar. Depois "
-            "de cada época aparecem a perda (MSE) de treino e de validação e as saídas em níveis de cinza e binarizada da rede "
-            "numa imagem de teste centralizada e na imagem grande *maior2*. Confira o que a aula diz: a FCN aprende devagar (a "
-            "do app levou 1000 épocas), a U-Net sem aumento de dados decora seus 100 pares de treino (a perda de treino continua "
-            "caindo, a de validação não) e só um modelo treinado com aumento de dados acha os objetos fora do centro da "
-            "*maior2*. Um treino roda por vez neste servidor, e os pedidos das outras abas passam na frente."),
+            (
+                "**Train a network yourself and watch it learn.** Choose the FCN (lecture program 2) or the U-Net (program 4), "
+                "with or without the lecture's data augmentation (random shifts up to ±70 % and mirror images), and press Train. "
+                "After every epoch the training and validation loss (MSE) are drawn, and the network's grey and binarized outputs on "
+                "a centred test image and on the large *maior2* are shown. See for yourself what the lecture says: the FCN learns "
+                "slowly (the committed one took 1000 epochs), the U-Net without augmentation memorises its 100 training pairs (the "
+                "training loss keeps falling, the validation loss does not), and only a model trained with augmentation finds the "
+                "off-centre objects of *maior2*. One training runs at a time on this server, and the other tabs' requests go first."
+            ),
+            (
+                "**Treine uma rede você mesmo e veja-a aprender.** Escolha a FCN (programa 2 da aula) ou a U-Net (programa 4), com "
+                "ou sem o aumento de dados da aula (deslocamentos aleatórios de até ±70 % e espelhamentos), e aperte Treinar. Depois "
+                "de cada época aparecem a perda (MSE) de treino e de validação e as saídas em níveis de cinza e binarizada da rede "
+                "numa imagem de teste centralizada e na imagem grande *maior2*. Confira o que a aula diz: a FCN aprende devagar (a "
+                "do app levou 1000 épocas), a U-Net sem aumento de dados decora seus 100 pares de treino (a perda de treino continua "
+                "caindo, a de validação não) e só um modelo treinado com aumento de dados acha os objetos fora do centro da "
+                "*maior2*. Um treino roda por vez neste servidor, e os pedidos das outras abas passam na frente."
+            ),
         ),
         "sd_train_model": ("Network", "Rede"),
         "sd_train_fcn": ("FCN (program 2)", "FCN (programa 2)"),
@@ -107,7 +111,10 @@ STRINGS = i18n.register(
             " Paused {paused} s so that other students' requests ran first.",
             " Pausado por {paused} s para os pedidos de outros alunos passarem na frente.",
         ),
-        "sd_train_finished": ("Done: epoch {epoch} of {epochs} in {seconds} s.", "Pronto: época {epoch} de {epochs} em {seconds} s."),
+        "sd_train_finished": (
+            "Done: epoch {epoch} of {epochs} in {seconds} s.",
+            "Pronto: época {epoch} de {epochs} em {seconds} s.",
+        ),
         "sd_train_stopped": (
             "Stopped after epoch {epoch} of {epochs} ({seconds} s).",
             "Parado depois da época {epoch} de {epochs} ({seconds} s).",
@@ -121,16 +128,23 @@ STRINGS = i18n.register(
             "Your model is now in the comparisons of tabs 1 and 2, as the last row, for this browser only.",
             "Seu modelo agora aparece nas comparações das abas 1 e 2, na última linha, só neste navegador.",
         ),
-        "sd_train_nothing_kept": ("No epoch was completed: there is no model to keep.", "Nenhuma época foi concluída: não há modelo para guardar."),
+        "sd_train_nothing_kept": (
+            "No epoch was completed: there is no model to keep.",
+            "Nenhuma época foi concluída: não há modelo para guardar.",
+        ),
         "sd_train_data_eliret": (
             "Data: the 100 eliret training pairs; validation on the 50 validation pairs.",
             "Dados: os 100 pares de treino do eliret; validação nos 50 pares de validação.",
         ),
         "sd_train_data_generated": (
-            ("Data: the eliret dataset is not on this server, so 100 centred pairs were generated the way the course made "
-            "eliret's; validation on the real eliret pairs shipped with the app."),
-            ("Dados: o conjunto eliret não está neste servidor, então foram gerados 100 pares centralizados como o curso gerou os "
-            "do eliret; validação nos pares reais do eliret que vêm com o app."),
+            (
+                "Data: the eliret dataset is not on this server, so 100 centred pairs were generated the way the course made "
+                "eliret's; validation on the real eliret pairs shipped with the app."
+            ),
+            (
+                "Dados: o conjunto eliret não está neste servidor, então foram gerados 100 pares centralizados como o curso gerou os "
+                "do eliret; validação nos pares reais do eliret que vêm com o app."
+            ),
         ),
         "sd_train_session_title": ("Yours: {model}, {epochs} ep.{augmented}", "Seu: {model}, {epochs} ép.{augmented}"),
         "sd_train_session_aug": (", augmented", ", com aumento de dados"),
@@ -167,7 +181,11 @@ def session_title(trained: live_training.TrainedModel, language: str) -> str:
     """The trained model's name in the comparison: "Yours: U-Net, 30 epochs, augmented"."""
     augmented = i18n.text("sd_train_session_aug", language) if trained.request.augmentation else ""
     return i18n.text(
-        "sd_train_session_title", language, model=ARCHITECTURE_NAMES[trained.request.model], epochs=trained.epochs, augmented=augmented
+        "sd_train_session_title",
+        language,
+        model=ARCHITECTURE_NAMES[trained.request.model],
+        epochs=trained.epochs,
+        augmented=augmented,
     )
 
 
@@ -288,9 +306,13 @@ def progress_text(update: live_training.EpochUpdate, language: str) -> str:
     """The status of this browser's run after an epoch, or its final words."""
     values = {"epoch": update.epoch, "epochs": update.epochs, "seconds": f"{update.seconds:.0f}"}
     if update.state == live_training.RUNNING:
-        text = i18n.text("sd_train_progress", language, loss=f"{update.loss[-1]:.4f}", val_loss=f"{update.val_loss[-1]:.4f}", **values)
+        text = i18n.text(
+            "sd_train_progress", language, loss=f"{update.loss[-1]:.4f}", val_loss=f"{update.val_loss[-1]:.4f}", **values
+        )
     else:
-        key = {live_training.FINISHED: "sd_train_finished", live_training.STOPPED: "sd_train_stopped"}.get(update.state, "sd_train_time_limit")
+        key = {live_training.FINISHED: "sd_train_finished", live_training.STOPPED: "sd_train_stopped"}.get(
+            update.state, "sd_train_time_limit"
+        )
         text = i18n.text(key if update.epoch else "sd_train_stopped_early", language, **values)
         text += " " + i18n.text("sd_train_kept" if update.trained is not None else "sd_train_nothing_kept", language)
     if update.paused_seconds >= 0.1:
@@ -357,24 +379,36 @@ def build() -> None:
         gr.Markdown(t(INTRO_KEY))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                model = gr.Radio([(t("sd_train_fcn"), "fcn"), (t("sd_train_unet"), "unet")], value="unet", label=t("sd_train_model"))
+                model = gr.Radio(
+                    [(t("sd_train_fcn"), "fcn"), (t("sd_train_unet"), "unet")], value="unet", label=t("sd_train_model")
+                )
                 augmentation = gr.Checkbox(value=False, label=t("sd_train_augmentation"))
                 # The widest cap here (the server checks a value against it); the chosen network's cap is
                 # set on the page when it loads and whenever the network changes.
                 epochs = gr.Slider(
-                    1, max(CAPS.values()), value=DEFAULT_EPOCHS["unet"], step=1, label=t("sd_train_epochs"),
-                    info=t("sd_train_epochs_info"), elem_id="sd-train-epochs",
+                    1,
+                    max(CAPS.values()),
+                    value=DEFAULT_EPOCHS["unet"],
+                    step=1,
+                    label=t("sd_train_epochs"),
+                    info=t("sd_train_epochs_info"),
+                    elem_id="sd-train-epochs",
                 )
                 seed = gr.Number(value=1, precision=0, minimum=0, label=t("sd_train_seed"))
-                init = gr.Radio([(t("sd_train_random"), "random"), (t("sd_train_committed"), "committed")], value="random",
-                                label=t("sd_train_init"))
+                init = gr.Radio(
+                    [(t("sd_train_random"), "random"), (t("sd_train_committed"), "committed")],
+                    value="random",
+                    label=t("sd_train_init"),
+                )
                 with gr.Row():
                     train_button = gr.Button(t("sd_train_button"), variant="primary", elem_id="sd-train-button")
                     stop_button = gr.Button(t("sd_train_stop"), variant="stop", elem_id="sd-train-stop")
                 server = gr.Markdown(elem_id="sd-train-server-status")
             with gr.Column(scale=2, min_width=300):
                 status = gr.Markdown(elem_id="sd-train-status")
-                plot = gr.LinePlot(x="epoch", y="MSE", color="curve", label=t("sd_train_loss"), height=260, elem_id="sd-train-plot")
+                plot = gr.LinePlot(
+                    x="epoch", y="MSE", color="curve", label=t("sd_train_loss"), height=260, elem_id="sd-train-plot"
+                )
                 outputs = gr.Image(label=t("sd_train_outputs"), format="png", interactive=False)
     state = session_state()
     model.change(epochs_for, [model, epochs], epochs, queue=False, api_visibility="private")
