@@ -96,6 +96,7 @@ def test_each_part_of_the_tab_renders(page):
     layer = page.get_by_label("Layer (name · output size · part)")
     expect(layer).to_have_value(re.compile(r"^down2_conv2 · 16×16×32"), timeout=RESULT_TIMEOUT_S * 1000)
     page.locator("#inside-fm-examples .gallery-item").first.click()
+    expect(page.locator("#inside-fm-image img").first).to_be_visible()  # the example is loaded
     page.get_by_role("button", name="Show the feature maps").click()
     wait_for_image(page, block_of(page, "Channels of the layer").locator("img").first)
     panel_screenshot(page, "inside-fm-row", "inside_feature_maps.png")
@@ -106,6 +107,7 @@ def test_each_part_of_the_tab_renders(page):
     page.get_by_role("option", name="PSPNet-50 (ADE20K)").click()
     # An ADE20K scene (the examples are the photos of every PSPNet, VOC's first).
     page.locator("#inside-pyramid-examples .gallery-item").nth(3).click()
+    expect(page.locator("#inside-pyramid-photo img").first).to_be_visible()
     page.get_by_role("button", name="Show the pyramid").click()
     wait_for_image(page, block_of(page, "The photo and the four pooled branches").locator("img").first)
     wait_for_image(page, block_of(page, "Class maps at 1/8: all branches · the chosen ones off · no pyramid").locator("img").first)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from segdemo import inside, registry, samples, settings
 from ui import common, i18n
@@ -296,7 +297,9 @@ def run_model_card(model_key, request: gr.Request):
         training=_format_training(card.training, language),
     )
     loss = next((folder / f"{model_key}.loss.png" for folder in settings.weights_dirs() if (folder / f"{model_key}.loss.png").is_file()), None)
-    return text, common.png_file(card.diagram), None if loss is None else str(loss), card.summary_text, card.summary()
+    # A copy: the weights folders are blocked paths, never served as they are.
+    loss_picture = None if loss is None else common.png_file(np.asarray(Image.open(loss).convert("RGB")))
+    return text, common.png_file(card.diagram), loss_picture, card.summary_text, card.summary()
 
 
 def _example_images() -> list[list[str]]:
@@ -309,7 +312,9 @@ def _feature_part() -> None:
     gr.Markdown(t("sd_inside_fm_intro"))
     with gr.Row(equal_height=False, elem_id="inside-fm-row"):
         with gr.Column(scale=1, min_width=300):
-            image = UploadedImage(label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=220)
+            image = UploadedImage(
+                label=t("sd_image"), type="filepath", image_mode=None, sources=["upload", "clipboard"], height=220, elem_id="inside-fm-image"
+            )
             model = gr.Dropdown(common.model_choices(FEATURE_KEYS), value=DEFAULT_FEATURE_MODEL, label=t("sd_model"))
             layer = gr.Dropdown([], value=None, label=t("sd_inside_layer"), allow_custom_value=True)
             button = gr.Button(t("sd_inside_fm_button"), variant="primary")
@@ -340,7 +345,10 @@ def _pyramid_part() -> None:
     gr.Markdown(t("sd_inside_pyr_intro"))
     with gr.Row(equal_height=False, elem_id="inside-pyramid-row"):
         with gr.Column(scale=1, min_width=300):
-            photo = UploadedImage(label=t("sd_inside_photo"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=240)
+            photo = UploadedImage(
+                label=t("sd_inside_photo"), type="filepath", image_mode=None, sources=["upload", "webcam", "clipboard"], height=240,
+                elem_id="inside-pyramid-photo",
+            )
             model = gr.Dropdown(common.model_choices(pspnet_keys), value=pspnet_keys[0], label=t("sd_model"))
             pipelines = list(registry.get(pspnet_keys[0]).pipeline_names)
             pipeline = gr.Radio(pipelines, value=pipelines[0], label=t("sd_inside_pipeline"))
