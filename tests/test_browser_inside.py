@@ -23,7 +23,14 @@ from segdemo import architectures, registry  # noqa: E402
 from ui.tabs import inside as inside_tab  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-sync",
+]
 RESULT_TIMEOUT_S = 300  # the pyramid converts and loads a 46-million-parameter network first
 PSPNET = "pspnet_ade20k"
 
@@ -110,7 +117,9 @@ def test_each_part_of_the_tab_renders(page):
     expect(page.locator("#inside-pyramid-photo img").first).to_be_visible()
     page.get_by_role("button", name="Show the pyramid").click()
     wait_for_image(page, block_of(page, "The photo and the four pooled branches").locator("img").first)
-    wait_for_image(page, block_of(page, "Class maps at 1/8: all branches · the chosen ones off · no pyramid").locator("img").first)
+    wait_for_image(
+        page, block_of(page, "Class maps at 1/8: all branches · the chosen ones off · no pyramid").locator("img").first
+    )
     # The table's last row: every branch off (rows: 1×1, 2×2, 3×3, 6×6 alone, then all four).
     expect(page.get_by_test_id("cell-4-0").filter(visible=True).first).to_contain_text("all four (no pyramid)")
     panel_screenshot(page, "inside-pyramid-row", "inside_pyramid.png")
