@@ -17,26 +17,18 @@ import pytest
 from app_server import running_app
 
 pytest.importorskip("playwright")
+from browser_helpers import launch, needs_chromium  # noqa: E402
 from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 
 from segdemo import architectures, registry  # noqa: E402
 from ui.tabs import inside as inside_tab  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
 RESULT_TIMEOUT_S = 300  # the pyramid converts and loads a 46-million-parameter network first
 PSPNET = "pspnet_ade20k"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)"),
+    needs_chromium,
 ]
 
 
@@ -60,7 +52,7 @@ def app_url(tmp_path_factory):
 @pytest.fixture()
 def page(app_url):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(app_url + "?lang=en")
@@ -138,7 +130,7 @@ def test_each_part_of_the_tab_renders(page):
 
 def test_the_tab_speaks_portuguese(app_url):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="pt-BR")
             page.goto(app_url + "?lang=pt-BR")

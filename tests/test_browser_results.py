@@ -24,26 +24,18 @@ from app_server import running_app
 from PIL import Image
 
 pytest.importorskip("playwright")
+from browser_helpers import launch, needs_chromium  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright
 
 from segdemo import architectures, registry
 from tests.legacy_h5_writer import write_legacy_weights
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-sync",
-]
 PSPNETS = ("pspnet_voc", "pspnet_ade20k")
 RESULT_TIMEOUT_MS = 600_000  # two full-size PSPNets load and run on a busy 2-core CPU
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)"),
+    needs_chromium,
 ]
 
 
@@ -68,7 +60,7 @@ def app_url(tmp_path_factory):
 @pytest.fixture()
 def page(app_url):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True)
             page = context.new_page()
