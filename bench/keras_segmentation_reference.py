@@ -6,7 +6,7 @@ Needs the lecture's library in a separate environment (not a project dependency)
     /work/refenv/bin/pip install tensorflow-cpu==2.15.1 keras-segmentation==0.3.0
 
 `bench/library_child.py` runs there: it builds the library's PSPNet, gives it seeded weights
-(tests/seeded_weights.py), saves them with the library's `save_weights` (the published files'
+(bench/seeded_weights.py), saves them with the library's `save_weights` (the published files'
 Keras-2 layout) and records its preprocessing, labels and top probabilities for each shipped
 photo (non-square ones, decoded once here and handed over as pixels). This script then loads
 that weight file through segdemo's own loader and runs `predict(..., pipeline="keras_segmentation")`

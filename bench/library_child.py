@@ -2,7 +2,7 @@
 
 Not part of segdemo and never imported by it: `bench/keras_segmentation_reference.py` runs this
 file with the reference environment's Python (TensorFlow 2.15, keras-segmentation 0.3.0). It
-builds the library's PSPNet, gives it the seeded weights of tests/seeded_weights.py, writes them
+builds the library's PSPNet, gives it the seeded weights of bench/seeded_weights.py, writes them
 with the library's `model.save_weights` (the Keras-2 layout of the published files), and records
 for each photo what the library's preprocessing produced, its labels and its top probabilities,
 and (with --time) the library's predict() seconds on the photo file.
@@ -48,7 +48,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     _shim_keras_merge()
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "bench"))
     from keras_segmentation.data_utils.data_loader import get_image_array
     from keras_segmentation.models.pspnet import pspnet_50, pspnet_101
     from keras_segmentation.predict import predict

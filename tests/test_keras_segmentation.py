@@ -3,7 +3,7 @@
 tests/data/keras_segmentation_reference.npz was recorded with the library itself (TensorFlow 2.15,
 in a separate environment: `python -m bench.keras_segmentation_reference --fixture ...`) on a
 shipped non-square photo (640×426): the 8-bit image its `cv2.resize` produced (digest and every
-16th row) and its PSPNet-50 labels with the seeded weights of tests/seeded_weights.py. Here the
+16th row) and its PSPNet-50 labels with the seeded weights of bench/seeded_weights.py. Here the
 same weights go through a published-layout file and segdemo's own loader.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.seeded_weights import apply_seeded_weights
 from segdemo import architectures, images, pipelines, registry, runtime, samples
 from tests.legacy_h5_writer import write_legacy_weights
-from tests.seeded_weights import apply_seeded_weights
 
 FIXTURE = Path(__file__).parent / "data" / "keras_segmentation_reference.npz"
 KEY = "pspnet_ade20k"

@@ -13,9 +13,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bench.seeded_weights import apply_seeded_weights
 from segdemo import architectures, health, images, registry, runtime, samples, settings
 from segdemo.pipelines import pspnet_pipelines
-from tests.seeded_weights import apply_seeded_weights
 
 CPUINFO_BF16 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
 CPUINFO_AVX2 = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\n"
