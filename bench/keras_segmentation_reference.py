@@ -2,8 +2,8 @@
 
 Needs the lecture's library in a separate environment (not a project dependency):
 
-    python3.11 -m venv /work/refenv
-    /work/refenv/bin/pip install tensorflow-cpu==2.15.1 keras-segmentation==0.3.0
+    python3.11 -m venv ../refenv   # beside the checkout, outside the project
+    ../refenv/bin/pip install tensorflow-cpu==2.15.1 keras-segmentation==0.3.0
 
 `bench/library_child.py` runs there: it builds the library's PSPNet, gives it seeded weights
 (bench/seeded_weights.py), saves them with the library's `save_weights` (the published files'
@@ -14,7 +14,7 @@ on the same pixels, and prints per photo: whether the network inputs are identic
 equal labels at network resolution and at the photo's resolution (the library's labels enlarged
 by nearest neighbour), and the largest top-probability difference.
 
-Usage: python -m bench.keras_segmentation_reference [--reference-python /work/refenv/bin/python]
+Usage: python -m bench.keras_segmentation_reference [--reference-python ../refenv/bin/python]
     [--models pspnet_ade20k pspnet_voc] [--work /tmp/segdemo_reference] [--reuse] [--fixture FILE]
 """
 
@@ -31,7 +31,10 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PYTHON = Path("/work/refenv/bin/python")
+# The reference environment beside the checkout (SEGDEMO_REFERENCE_PYTHON names another).
+DEFAULT_PYTHON = Path(
+    os.environ.get("SEGDEMO_REFERENCE_PYTHON", Path(__file__).resolve().parents[2] / "refenv" / "bin" / "python")
+)
 SEED = 1
 FIXTURE_PHOTOS = ["voc_horse_rider"]
 NETWORKS = {"pspnet_ade20k": (50, 150, 473), "pspnet_voc": (101, 21, 473), "pspnet_cityscapes": (101, 19, 713)}
