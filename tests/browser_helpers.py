@@ -3,6 +3,7 @@ browser), finding Gradio blocks by their label, waiting for result images, scree
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,6 +33,19 @@ needs_chromium = pytest.mark.skipif(
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+@contextlib.contextmanager
+def opened_page(url: str, **context_options):
+    """A page of a fresh Chromium at `url` (context options: viewport, locale, ...), closed afterwards."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_context(**context_options).new_page()
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 def block_of(scope: Page | Locator, label: str) -> Locator:

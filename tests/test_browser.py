@@ -17,8 +17,8 @@ from app_server import running_app
 from PIL import Image
 
 pytest.importorskip("playwright")
-from browser_helpers import block_of, launch, needs_chromium, save_screenshot, wait_for_image  # noqa: E402
-from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
+from browser_helpers import block_of, needs_chromium, opened_page, save_screenshot, wait_for_image  # noqa: E402
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from segdemo import registry, weights  # noqa: E402
 from ui.tabs import fcn_unet  # noqa: E402
@@ -74,14 +74,8 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture()
 def page(app_url):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            yield page
-        finally:
-            browser.close()
+    with opened_page(app_url, locale="en-US", viewport={"width": 1400, "height": 1000}) as page:
+        yield page
 
 
 def test_compare_an_example_then_an_uploaded_photo(page, tmp_path):

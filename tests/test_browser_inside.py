@@ -17,8 +17,8 @@ import pytest
 from app_server import running_app
 
 pytest.importorskip("playwright")
-from browser_helpers import launch, needs_chromium  # noqa: E402
-from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
+from browser_helpers import block_of, needs_chromium, opened_page  # noqa: E402
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
 from segdemo import architectures, registry  # noqa: E402
 from ui.tabs import inside as inside_tab  # noqa: E402
@@ -51,19 +51,8 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture()
 def page(app_url):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(app_url + "?lang=en")
-            yield page
-        finally:
-            browser.close()
-
-
-def block_of(scope: Page | Locator, label: str) -> Locator:
-    label_element = scope.get_by_test_id("block-label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
-    return label_element.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    with opened_page(app_url + "?lang=en", viewport={"width": 1280, "height": 1000}) as page:
+        yield page
 
 
 def wait_for_image(page: Page, image: Locator) -> None:
@@ -129,16 +118,10 @@ def test_each_part_of_the_tab_renders(page):
 
 
 def test_the_tab_speaks_portuguese(app_url):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="pt-BR")
-            page.goto(app_url + "?lang=pt-BR")
-            page.get_by_role("tab", name=inside_tab.STRINGS[inside_tab.TITLE_KEY][1]).click()
-            for name in ("Mapas de características", "Pirâmide de pooling", "Blocos básicos", "Fichas dos modelos"):
-                expect(page.get_by_role("tab", name=name)).to_be_visible()
-            page.get_by_role("tab", name="Fichas dos modelos").click()
-            page.get_by_role("button", name="Mostrar a ficha").click()
-            expect(page.get_by_role("cell", name="multiplicações-somas")).to_be_visible(timeout=RESULT_TIMEOUT_S * 1000)
-        finally:
-            browser.close()
+    with opened_page(app_url + "?lang=pt-BR", viewport={"width": 1280, "height": 1000}, locale="pt-BR") as page:
+        page.get_by_role("tab", name=inside_tab.STRINGS[inside_tab.TITLE_KEY][1]).click()
+        for name in ("Mapas de características", "Pirâmide de pooling", "Blocos básicos", "Fichas dos modelos"):
+            expect(page.get_by_role("tab", name=name)).to_be_visible()
+        page.get_by_role("tab", name="Fichas dos modelos").click()
+        page.get_by_role("button", name="Mostrar a ficha").click()
+        expect(page.get_by_role("cell", name="multiplicações-somas")).to_be_visible(timeout=RESULT_TIMEOUT_S * 1000)

@@ -24,8 +24,8 @@ from app_server import running_app
 from PIL import Image
 
 pytest.importorskip("playwright")
-from browser_helpers import launch, needs_chromium  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright
+from browser_helpers import needs_chromium, opened_page  # noqa: E402
+from playwright.sync_api import Page, expect
 
 from segdemo import architectures, registry
 from tests.legacy_h5_writer import write_legacy_weights
@@ -59,15 +59,8 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture()
 def page(app_url):
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True)
-            page = context.new_page()
-            page.goto(app_url)
-            yield page
-        finally:
-            browser.close()
+    with opened_page(app_url, viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True) as page:
+        yield page
 
 
 def output_cache(app_url: str) -> dict:
