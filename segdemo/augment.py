@@ -104,13 +104,21 @@ def _clip_and_binarize(images, masks) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.clip_by_value(images, 0.0, 1.0), tf.cast(masks >= 0.5, tf.float32)
 
 
-def shrink_pairs(images, masks, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+def shrink_pairs(images, masks, size: int, soft_masks: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
     """Images and masks reduced to size×size by area averaging; masks re-binarized at 0.5.
 
     For 512 → 128 this is exactly OpenCV's INTER_AREA, which `membrane.load_slices` uses.
+    With `soft_masks` the masks are binarized at full resolution and then reduced, keeping
+    each reduced pixel's coverage (0.25, 0.5, ...): a network trained on those places a thin
+    membrane's edges between its own pixels once its scores are resized back up.
     """
     images = tf.image.resize(tf.convert_to_tensor(images, tf.float32), (size, size), method="area")
-    masks = tf.image.resize(tf.convert_to_tensor(masks, tf.float32), (size, size), method="area")
+    masks = tf.convert_to_tensor(masks, tf.float32)
+    if soft_masks:
+        masks = tf.cast(masks >= 0.5, tf.float32)
+    masks = tf.image.resize(masks, (size, size), method="area")
+    if soft_masks:
+        return tf.clip_by_value(images, 0.0, 1.0), tf.clip_by_value(masks, 0.0, 1.0)
     return _clip_and_binarize(images, masks)
 
 
@@ -147,10 +155,17 @@ class PairedAugmenter:
             output_size (`shrink_pairs`): the transform runs at the input's full resolution.
         distortions: when given, these ranges replace the preset's transforms, as one affine
             resampling with reflect fill for either dataset (the augmentation preview's controls).
+        soft_masks: with `output_size`, the reduced masks keep their coverage fractions
+            instead of being re-binarized (`shrink_pairs`).
     """
 
     def __init__(
-        self, preset: str, seed: int = 7, output_size: int | None = None, distortions: Distortions | None = None
+        self,
+        preset: str,
+        seed: int = 7,
+        output_size: int | None = None,
+        distortions: Distortions | None = None,
+        soft_masks: bool = False,
     ) -> None:
         if preset not in PRESETS:
             raise ValueError(f"Unknown augmentation preset {preset!r}; choose one of {', '.join(PRESETS)}.")
@@ -163,6 +178,7 @@ class PairedAugmenter:
         self.layers = eliret_layers(seed) if preset == "eliret" and distortions is None else []
         self.seed = seed
         self.output_size = output_size
+        self.soft_masks = soft_masks
 
     def __call__(self, images, masks, seeds=None):
         """Augments (batch, H, W, C) images and (batch, H, W, 1) masks together.
@@ -183,7 +199,7 @@ class PairedAugmenter:
             stacked = layer(stacked, training=True)
         images, masks = stacked[..., :channels], stacked[..., channels:]
         if self.output_size is not None:
-            return shrink_pairs(images, masks, self.output_size)
+            return shrink_pairs(images, masks, self.output_size, self.soft_masks)
         return _clip_and_binarize(images, masks)
 
 
@@ -195,13 +211,15 @@ def augmented_dataset(
     batch_size: int,
     seed: int,
     output_size: int | None = None,
+    soft_masks: bool = False,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over one epoch: shuffle, batch, augment (same transform for the pair).
 
     `output_size` (membrane: the network's 128): the pairs are given at full resolution,
-    transformed there, then reduced to it (see `PairedAugmenter`).
+    transformed there, then reduced to it, keeping coverage fractions with `soft_masks`
+    (see `PairedAugmenter`).
     """
-    augmenter = PairedAugmenter(preset, seed, output_size)
+    augmenter = PairedAugmenter(preset, seed, output_size, soft_masks=soft_masks)
     dataset = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), masks.astype(np.float32)))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if preset == "eliret":

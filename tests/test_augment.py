@@ -75,3 +75,44 @@ def test_membrane_augmenter_reduces_to_the_network_size(membrane_dir):
     assert set(np.unique(augmented_masks)) == {0.0, 1.0}
     # Still the same transform for both: membranes (label 0) lie on dark pixels.
     assert augmented_images[augmented_masks == 0].mean() < augmented_images[augmented_masks == 1].mean() - 0.1
+
+
+def test_soft_membrane_masks_keep_each_reduced_pixels_coverage(membrane_dir):
+    """With every range at zero, soft masks are exactly the validation slices' coverage
+    fractions: the share of each 4×4 block (512 → 128) that is cell interior."""
+    import tensorflow as tf
+
+    from segdemo.augment import random_affine, shrink_pairs
+    from segdemo.datasets import membrane
+
+    full_images, full_masks = membrane.load_slices([20, 21], membrane_dir, None)
+    _, soft = membrane.load_slices([20, 21], membrane_dir, 128, soft_masks=True)
+    _, hard = membrane.load_slices([20, 21], membrane_dir, 128)
+    blocks = full_masks[..., 0].reshape(2, 128, 4, 128, 4).mean(axis=(2, 4))
+    np.testing.assert_allclose(soft[..., 0], blocks, atol=1e-6)
+    assert np.array_equal(soft >= 0.5, hard == 1)
+    assert 0 < np.mean((soft > 0) & (soft < 1)) < 0.5  # membrane edges are fractional, the rest is not
+
+    stacked = tf.concat([full_images, full_masks], axis=-1)
+    identity = random_affine(
+        stacked, tf.zeros([2, 2], tf.int32), rotation_degrees=0, shift=0, shear_degrees=0, zoom=0, horizontal_flip=False
+    )
+    _, masks = shrink_pairs(identity[..., :1], identity[..., 1:], 128, soft_masks=True)
+    np.testing.assert_allclose(np.asarray(masks), soft, atol=1e-5)
+
+
+def test_soft_augmented_membrane_masks_are_fractions_of_binary_ones(membrane_dir):
+    from segdemo.datasets import membrane
+
+    images, masks = membrane.load_slices([0, 1, 2], membrane_dir, None)
+    batches = [
+        next(iter(augmented_dataset(images, masks, preset="membrane", batch_size=3, seed=2, output_size=128, soft_masks=soft)))
+        for soft in (False, True)
+    ]
+    (hard_images, hard_masks), (soft_images, soft_masks) = ([tensor.numpy() for tensor in batch] for batch in batches)
+    np.testing.assert_allclose(soft_images, hard_images, atol=1e-6)  # the same transforms
+    assert set(np.unique(soft_masks * 16)) <= set(range(17))  # a 4×4 block's share, in sixteenths
+    assert np.mean((soft_masks > 0) & (soft_masks < 1)) > 0.05
+    # Binarizing at full resolution first and reducing after agrees with reducing then binarizing
+    # except where a block is split about evenly.
+    assert np.mean((soft_masks >= 0.5) == (hard_masks == 1)) > 0.97

@@ -164,16 +164,15 @@ def test_bad_settings_get_a_clear_message(app_url):
     assert is_free(client)
 
 
-@pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(), reason="Debian's chromium is not installed (make test-browser installs it)"
-)
 def test_the_page_streams_a_run_and_closing_it_stops_the_training(app_url):
     playwright_api = pytest.importorskip("playwright.sync_api")
+    from browser_helpers import CHROMIUM, launch  # imports Playwright: only once it is known to be installed
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test-browser installs it)")
     client = Client(app_url, verbose=False)
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"], headless=True
-        )
+        browser = launch(playwright)
         try:
             page = browser.new_page(locale="en-US", viewport={"width": 1400, "height": 1000})
             page.goto(app_url)

@@ -73,6 +73,25 @@ def test_membrane_smoke_run(membrane_dir, tmp_path):
     assert results["valid"]["full_resolution"]["size"] == 512
     assert 0.0 <= results["valid"]["accuracy"] <= 1.0
     assert (tmp_path / "membrane_noskip.loss.png").exists()
+    assert results["phases"] == [{"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False}]
+
+
+def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
+    common = ["membrane_noskip", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4"]
+    common += ["--output", str(tmp_path), "--data-dir", str(membrane_dir)]
+    train_membrane.main([*common, "--epochs", "1"])
+    results = train_membrane.main([*common, "--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4"])
+    assert results["phases"] == [
+        {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False},
+        {"epochs": 2, "learning_rate": 3e-4, "soft_labels": True},
+    ]
+    assert results["labels"] == "coverage fractions of the reduced masks"
+    assert len(results["history"]["val_accuracy"]) == 3
+    # Keras' validation accuracy binarizes the soft masks as `evaluate` does: for the kept (lowest
+    # validation loss) epoch both agree; an exact-match accuracy would miss every fractional pixel.
+    history = results["history"]
+    kept = 1 + min(range(2), key=lambda epoch: history["val_loss"][1 + epoch])
+    assert history["val_accuracy"][kept] == pytest.approx(results["valid"]["accuracy"], abs=1e-4)
 
 
 def test_python_dash_m_train_refuses_pretrained_and_unknown_models():

@@ -57,6 +57,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--learning-rate", type=float, default=LEARNING_RATE, help="Adam's learning rate (lower it to fine-tune with --resume)"
     )
+    parser.add_argument(
+        "--soft-labels",
+        action="store_true",
+        help="train on the reduced masks' coverage fractions instead of re-binarized masks "
+        "(the scores, resized back to 512×512, then place thin membranes between the network's pixels)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
@@ -74,12 +80,19 @@ def membrane_scores(cell_probability: np.ndarray) -> np.ndarray:
     return 1.0 - cell_probability
 
 
+def accuracy(y_true, y_pred):
+    """Keras' binary accuracy against the masks binarized at 0.5: with soft labels the loss
+    sees coverage fractions, but a pixel is still right or wrong by its majority class."""
+    return keras.metrics.binary_accuracy(keras.ops.cast(y_true >= 0.5, y_pred.dtype), y_pred)
+
+
 def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, full_masks: np.ndarray | None = None) -> dict:
     """Loss, pixel accuracy, membrane IoU and F1 at the network's resolution and, when
-    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does)."""
+    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does).
+    Soft `cell_masks` enter the loss as they are and the other figures binarized at 0.5."""
     cell_probability = np.asarray(model(images, training=False))
     loss = float(keras.losses.binary_crossentropy(cell_masks, cell_probability).numpy().mean())
-    membrane_truth = 1.0 - cell_masks
+    membrane_truth = cell_masks < 0.5
     membrane_labels = membrane_scores(cell_probability) >= THRESHOLD
     results = {
         "loss": loss,
@@ -118,7 +131,7 @@ def train(arguments: argparse.Namespace) -> dict:
     # Training slices stay at full resolution: each is transformed there and then reduced to
     # the network's size, as the validation slices are (see segdemo.augment).
     train_x, train_y = membrane.load_slices(membrane.TRAIN_SLICES, root, None)
-    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size)
+    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size, soft_masks=arguments.soft_labels)
     _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
 
     model = architectures.build(spec.architecture, **arch_kwargs)
@@ -132,10 +145,16 @@ def train(arguments: argparse.Namespace) -> dict:
         if source.family != "membrane" or dict(source.arch_kwargs, input_size=None) != dict(arch_kwargs, input_size=None):
             raise ValueError(f"--init-from: {source.key} is not the same network as {spec.key} (only the input size may differ)")
         model.load_weights(settings.weights_dir() / source.weights_file)
-    model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=[accuracy])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
     training_data = augmented_dataset(
-        train_x, train_y, preset="membrane", batch_size=arguments.batch_size, seed=arguments.seed, output_size=size
+        train_x,
+        train_y,
+        preset="membrane",
+        batch_size=arguments.batch_size,
+        seed=arguments.seed,
+        output_size=size,
+        soft_masks=arguments.soft_labels,
     ).repeat()
 
     print(
@@ -157,6 +176,14 @@ def train(arguments: argparse.Namespace) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     common.save_model_weights(model, architectures.build(spec.architecture, **arch_kwargs), weights_path)
     full_history = common.merge_history(previous.get("history"), history)
+    # What each stretch of a resumed training used (a run without this record was one stretch).
+    phases = previous.get("phases") or (
+        [{"epochs": previous["epochs"], "learning_rate": previous["learning_rate"], "soft_labels": False}] if previous else []
+    )
+    phases = [
+        *phases,
+        {"epochs": len(history.get("loss", [])), "learning_rate": arguments.learning_rate, "soft_labels": arguments.soft_labels},
+    ]
     results = {
         "model": spec.key,
         "parameters": model.count_params(),
@@ -168,6 +195,8 @@ def train(arguments: argparse.Namespace) -> dict:
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.learning_rate,
         "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
+        "labels": "coverage fractions of the reduced masks" if arguments.soft_labels else "reduced masks binarized at 0.5",
+        "phases": phases,
         "seed": arguments.seed,
         "initialised_from": previous.get("initialised_from", arguments.init_from),
         "train_seconds": round(seconds + previous.get("train_seconds", 0.0), 1),

@@ -57,10 +57,13 @@ def read_slice(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L"))
 
 
-def load_slices(indices, root: Path | None = None, size: int | None = 128) -> tuple[np.ndarray, np.ndarray]:
+def load_slices(
+    indices, root: Path | None = None, size: int | None = 128, soft_masks: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Images in [0, 1] and cell-interior masks (1 = cell, 0 = membrane), shape (N, S, S, 1).
 
-    Slices are resized as lecture program 8 does (INTER_AREA); masks are re-binarized at 0.5.
+    Slices are resized as lecture program 8 does (INTER_AREA); masks are re-binarized at 0.5,
+    or, with `soft_masks`, keep the fraction of each reduced pixel that is cell interior.
     `size=None` keeps the full 512×512 resolution.
     """
     root = root or folder()
@@ -72,7 +75,7 @@ def load_slices(indices, root: Path | None = None, size: int | None = 128) -> tu
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA)
         images.append(image)
-        masks.append((mask >= 0.5).astype(np.float32))
+        masks.append(np.clip(mask, 0.0, 1.0) if soft_masks else (mask >= 0.5).astype(np.float32))
     return np.stack(images)[..., None], np.stack(masks)[..., None]
 
 
