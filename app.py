@@ -110,6 +110,9 @@ def main() -> None:
         prevent_thread_lock=True,
         i18n=i18n.build(),  # after the tabs are built: some register strings while building
         css=CSS,
+        # Spaces set GRADIO_SSR_MODE=true; a Node server would then render the page and the
+        # language script (i18n.install) would never reach its <head>.
+        ssr_mode=False,
     )
     demo.app.add_api_route("/health", health_route, methods=["GET"])
     i18n.install(demo.app)  # the language switch and ?lang=... act before Gradio starts in the browser

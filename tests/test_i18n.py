@@ -172,3 +172,20 @@ def test_no_key_is_left_in_the_figure_captions():
         words = comparison.captions(language)
         assert set(words) == set(compare.CAPTIONS)
         assert not any(re.match(r"sd_", text) for text in words.values())
+
+
+@pytest.mark.slow
+def test_the_language_script_reaches_the_page_with_the_spaces_ssr_setting(tmp_path):
+    """Spaces run Gradio with GRADIO_SSR_MODE=true: a Node server would render the page, without
+    the script that applies ?lang= and the language buttons before Gradio starts."""
+    import urllib.request
+
+    from app_server import running_app
+
+    with running_app(tmp_path / "app.log", env={"GRADIO_SSR_MODE": "true"}) as running:
+        with urllib.request.urlopen(running.url, timeout=30) as response:
+            page = response.read().decode()
+        log = running.log.read_text(errors="replace")
+    head = page[page.index("<head>") : page.index("</head>")]
+    assert head.startswith("<head>" + i18n.HEAD_SCRIPT)
+    assert "SSR" not in log
