@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,31 +59,43 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(log: Path, timeout_s: float = START_TIMEOUT_S, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
+def running_app(
+    log: Path,
+    timeout_s: float = START_TIMEOUT_S,
+    env: dict[str, str] | None = None,
+    *,
+    base_env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+    offline: bool = True,
+) -> Iterator[RunningApp]:
     """Runs app.py on 127.0.0.1 and a free port until the block ends.
 
     Args:
         log: file that receives the app's stdout and stderr.
         timeout_s: seconds to wait for the first HTTP 200.
         env: extra environment variables for the app's process (SEGDEMO_WEIGHTS_DIR, say).
+        base_env: the environment they are added to (default: this process's).
+        cwd: the checkout whose app.py runs (default: this one; a fresh clone, say).
+        offline: set SEGDEMO_OFFLINE=1, so that no published file is fetched (tests stay on
+            127.0.0.1); a test that blocks the network itself turns this off.
 
     Raises:
         AppDidNotStart: the process exited or did not answer within `timeout_s`.
     """
     port = free_port()
-    # Offline: the published PSPNet files are never fetched from here (tests stay on 127.0.0.1).
     env = {
-        **os.environ,
+        **(os.environ if base_env is None else base_env),
         **(env or {}),
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
-        "SEGDEMO_OFFLINE": "1",
     }
+    if offline:
+        env["SEGDEMO_OFFLINE"] = "1"
     url = f"http://127.0.0.1:{port}/"
     started = time.monotonic()
     with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
         while not _answers(url):
             if process.poll() is not None or time.monotonic() - started > timeout_s:

@@ -13,23 +13,20 @@ JSON (its example datasets), not against the layout of the tabs.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from app_server import AppDidNotStart, free_port
+from app_server import AppDidNotStart, running_app
 from gradio_client import Client
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 180
 PRESETS = ("eliret", "membrane")
 # Example groups the UI must offer (examples/index.json); the training pairs serve only the preview.
 SHOWN_GROUPS = ("lecture_test", "large", "membrane_labelled", "membrane_unlabelled", "photos")
@@ -106,36 +103,6 @@ def bare_environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def app_in(folder: Path, env: dict[str, str], log: Path):
-    """Runs `python app.py` in `folder` on a free port until the block ends; yields its URL."""
-    port = free_port()
-    env = dict(env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
-    url = f"http://127.0.0.1:{port}/"
-    started = time.monotonic()
-    with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT_S:
-                raise AppDidNotStart(f"the app did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     destination = tmp_path_factory.mktemp("bare") / "segdemo"
@@ -149,8 +116,8 @@ def bare_app(clone, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bare-run")
     env = bare_environment(folder)
     try:
-        with app_in(clone, env, folder / "app.log") as url:
-            yield {"url": url, "env": env, "folder": folder, "clone": clone}
+        with running_app(folder / "app.log", base_env=env, cwd=clone, offline=False) as running:
+            yield {"url": running.url, "env": env, "folder": folder, "clone": clone}
     except AppDidNotStart as error:
         pytest.fail(str(error))
 
