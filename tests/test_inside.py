@@ -353,6 +353,19 @@ def test_model_card_of_a_trained_model():
     json.dumps(card.summary())
 
 
+@pytest.mark.parametrize("language", ["en", "pt-BR"])
+def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
+    """The 256 model is judged at 512×512: those figures, nested in its metrics file, get their own row."""
+    from ui.tabs import inside as inside_tab
+
+    training = inside.model_card("membrane_unet_256").training
+    rows = inside_tab._format_training(training, language).splitlines()
+    full = training["valid"]["full_resolution"]
+    (row,) = [row for row in rows if "full_resolution" in row]
+    assert f"accuracy {full['accuracy']:.4g}" in row and f"membrane_f1 {full['membrane_f1']:.4g}" in row
+    assert any(training["initialised_from"] in row for row in rows)
+
+
 # --------------------------------------------------------------------------- the app's endpoints
 
 

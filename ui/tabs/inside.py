@@ -215,7 +215,25 @@ OFF_CHOICES = [("1×1", 1), ("2×2", 2), ("3×3", 3), ("6×6", 6)]
 FEATURE_KEYS = registry.keys("eliret") + registry.keys("membrane")
 DEFAULT_FEATURE_MODEL = "unet"
 # Training figures worth a row of the card (the rest stays in the JSON file).
-TRAINING_FIELDS = ("epochs", "batch_size", "learning_rate", "train_seconds", "valid", "test", "large")
+TRAINING_FIELDS = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "initialised_from",
+    "labels",
+    "train_seconds",
+    "valid",
+    "test",
+    "large",
+)
+
+
+def _figures(value: dict) -> str:
+    return ", ".join(
+        f"{key} {inner:.4g}" if isinstance(inner, float) else f"{key} {inner}"
+        for key, inner in value.items()
+        if not isinstance(inner, dict)
+    )
 
 
 def _role(role: str, language: str) -> str:
@@ -328,15 +346,14 @@ def _table_values(value):
 def _format_training(training: dict, language: str) -> str:
     rows = []
     for name in TRAINING_FIELDS:
-        if name in training:
-            value = training[name]
-            if isinstance(value, dict):
-                value = ", ".join(
-                    f"{key} {inner:.4g}" if isinstance(inner, float) else f"{key} {inner}"
-                    for key, inner in value.items()
-                    if not isinstance(inner, dict)
-                )
-            rows.append(f"| {i18n.text('sd_inside_training', language)}: {name} | {value} |")
+        if training.get(name) is None:
+            continue
+        value = training[name]
+        label = f"{i18n.text('sd_inside_training', language)}: {name}"
+        rows.append(f"| {label} | {_figures(value) if isinstance(value, dict) else value} |")
+        # One level deeper, as its own row: the membrane models' figures at 512×512, say.
+        if isinstance(value, dict):
+            rows += [f"| {label}, {key} | {_figures(inner)} |" for key, inner in value.items() if isinstance(inner, dict)]
     return "\n".join(rows)
 
 
