@@ -1,10 +1,12 @@
 """Where the membrane models go wrong on the validation slices, and how firm the labels are at
 the network's 128×128: the figures behind the README's "The 0.93 target is not reached".
 
-Prints, per model, validation pixel accuracy (overall and per slice), the share of pixels that
-touch a class boundary, the share of errors on such pixels, and predicted against true membrane
-fractions; then how many 128×128 labels change when the 512×512 label is shifted by one pixel
-before the reduction.
+Prints, per model, validation pixel accuracy (overall and per slice) at the network's size and
+at 512×512 (scores resized back, as `predict()` does), the share of pixels that touch a class
+boundary, the share of errors on such pixels, and predicted against true membrane fractions;
+then how many 128×128 labels change when the 512×512 label is shifted by one pixel before the
+reduction, and the best 512×512 accuracy a network at 128 or 256 could reach if it reproduced its
+training labels exactly: binarized after the reduction, or as coverage fractions (`--soft-labels`).
 
 Usage: python -m bench.membrane_errors [--data-dir DIR]
 """
@@ -32,6 +34,11 @@ def reduced_labels(full_cell_masks: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(m, (size, size), interpolation=cv2.INTER_AREA) for m in full_cell_masks]) >= 0.5
 
 
+def upsampled(maps: np.ndarray, size: int) -> np.ndarray:
+    """(N, h, w) maps resized to size×size bilinearly, as `predict()` resizes the scores back."""
+    return np.stack([cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.membrane_errors", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -40,21 +47,37 @@ def main(argv: list[str] | None = None) -> None:
         "--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)"
     )
     root = parser.parse_args(argv).data_dir or membrane.folder()
+    _, full_cells = membrane.load_slices(membrane.VALID_SLICES, root, None)
 
     for spec in (registry.get(key) for key in registry.keys("membrane")):
         size = spec.input_size[0]
         images, cells = membrane.load_slices(membrane.VALID_SLICES, root, size)
         model = architectures.build(spec.architecture, **spec.arch_kwargs)
         model.load_weights(weights.local_path(spec))
-        predicted_cells = np.asarray(model(images, training=False))[..., 0] >= 0.5
+        scores = np.asarray(model(images, training=False))[..., 0]
+        predicted_cells = scores >= 0.5
         truth = cells[..., 0] >= 0.5
         errors = predicted_cells != truth
         boundary = boundary_pixels(truth)
         per_slice = ", ".join(f"{index} {1 - e.mean():.3f}" for index, e in zip(membrane.VALID_SLICES, errors))
         print(f"{spec.key}: validation accuracy {1 - errors.mean():.4f} (slices {per_slice})")
+        full_truth = full_cells[..., 0] >= 0.5
+        full_accuracy = [(upsampled(scores[i : i + 1], 512)[0] >= 0.5) == full_truth[i] for i in range(len(scores))]
+        per_slice_full = ", ".join(f"{index} {a.mean():.3f}" for index, a in zip(membrane.VALID_SLICES, full_accuracy))
+        print(f"  at 512x512: {np.mean(full_accuracy):.4f} (slices {per_slice_full})")
         print(
             f"  boundary pixels {boundary.mean():.1%} of all, {(errors & boundary).sum() / errors.sum():.1%} of the errors; "
             f"membrane fraction predicted {1 - predicted_cells.mean():.3f}, true {1 - truth.mean():.3f}"
+        )
+
+    valid_full = full_cells[..., 0]
+    for size in sorted({registry.get(key).input_size[0] for key in registry.keys("membrane")}):
+        _, hard = membrane.load_slices(membrane.VALID_SLICES, root, size)
+        _, soft = membrane.load_slices(membrane.VALID_SLICES, root, size, soft_masks=True)
+        ceilings = [((upsampled(labels[..., 0], 512) >= 0.5) == (valid_full >= 0.5)).mean() for labels in (hard, soft)]
+        print(
+            f"labels at {size}x{size} resized back to 512x512: {ceilings[0]:.4f} accuracy binarized, "
+            f"{ceilings[1]:.4f} as coverage fractions"
         )
 
     _, full_cells = membrane.load_slices(range(25), root, None)
