@@ -79,7 +79,11 @@ def test_membrane_smoke_run(membrane_dir, tmp_path):
 def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
     common = ["membrane_noskip", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4"]
     common += ["--output", str(tmp_path), "--data-dir", str(membrane_dir)]
+    weights_file = tmp_path / "membrane_noskip.weights.h5"
     train_membrane.main([*common, "--epochs", "1"])
+    first = tmp_path / "first" / weights_file.name
+    first.parent.mkdir()
+    first.write_bytes(weights_file.read_bytes())
     results = train_membrane.main([*common, "--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4"])
     assert results["phases"] == [
         {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False},
@@ -92,6 +96,25 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
     history = results["history"]
     kept = 1 + min(range(2), key=lambda epoch: history["val_loss"][1 + epoch])
     assert history["val_accuracy"][kept] == pytest.approx(results["valid"]["accuracy"], abs=1e-4)
+
+    # Averaging the two stretches' kept weights writes their mean, evaluated, with the history kept.
+    second = tmp_path / "second" / weights_file.name
+    second.parent.mkdir()
+    second.write_bytes(weights_file.read_bytes())
+    averaged = train_membrane.main([*common, "--average", str(first), str(second)])
+    assert averaged["averaged"] == ["first/membrane_noskip.weights.h5", "second/membrane_noskip.weights.h5"]
+    assert averaged["history"] == results["history"] and averaged["phases"] == results["phases"]
+    networks = []
+    for path in (first, second, weights_file):
+        network = architectures.build("membrane_unet", base_filters=4, skip_connections=False)
+        network.load_weights(path)
+        networks.append(network.get_weights())
+    for a, b, mean in zip(*networks):
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-6, atol=1e-7)
+    assert any(not np.allclose(a, b) for a, b in zip(networks[0], networks[1]))
+    assert averaged["valid"] != results["valid"]
+    with pytest.raises(ValueError, match="at least two"):
+        train_membrane.main([*common, "--average", str(first)])
 
 
 def test_python_dash_m_train_refuses_pretrained_and_unknown_models():

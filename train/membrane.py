@@ -72,6 +72,15 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "so the 128×128 model's weights fit the 256×256 network)",
     )
     parser.add_argument("--progress-every", type=int, default=1)
+    parser.add_argument(
+        "--average",
+        nargs="+",
+        type=Path,
+        metavar="WEIGHTS",
+        help="no training: average these weight files of the same network (the kept epochs of "
+        "resumed stretches, say), evaluate the average and write it to the output folder with the "
+        "metrics already there (stochastic weight averaging)",
+    )
     return parser.parse_args(argv)
 
 
@@ -217,8 +226,55 @@ def train(arguments: argparse.Namespace) -> dict:
     return results
 
 
+def average(arguments: argparse.Namespace) -> dict:
+    """Writes the mean of several weight files of one network, evaluated as `train` does.
+
+    Weights from one training, a few epochs apart, lie in the same basin of the loss: their mean
+    usually sits nearer its centre than any of them (Izmailov et al., 2018, "Averaging weights
+    leads to wider optima"). BatchNormalization's moving statistics are averaged too.
+    """
+    spec = registry.get(arguments.model)
+    if len(arguments.average) < 2:
+        raise ValueError("--average needs at least two weight files.")
+    arch_kwargs = dict(spec.arch_kwargs)
+    if arguments.base_filters:
+        arch_kwargs["base_filters"] = arguments.base_filters
+    output = arguments.output or settings.weights_dir()
+    metrics_path = output / f"{spec.key}.metrics.json"
+    previous = common.read_metrics(metrics_path)
+    if not previous:
+        raise ValueError(f"--average: no metrics at {metrics_path} to carry over (train into that folder first)")
+    model = architectures.build(spec.architecture, **arch_kwargs)
+    stacks = []
+    for path in arguments.average:
+        model.load_weights(path)  # raises when a file is not this network
+        stacks.append(model.get_weights())
+    model.set_weights([np.mean(values, axis=0) for values in zip(*stacks)])
+
+    root = arguments.data_dir or membrane.folder()
+    soft = previous.get("labels", "").startswith("coverage")
+    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, spec.input_size[0], soft_masks=soft)
+    _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
+    output.mkdir(parents=True, exist_ok=True)
+    common.save_model_weights(model, architectures.build(spec.architecture, **arch_kwargs), output / spec.weights_file)
+    results = {
+        **previous,
+        "averaged": [f"{path.parent.name}/{path.name}" for path in arguments.average],
+        "valid": evaluate(model, valid_x, valid_y, valid_full_y),
+    }
+    common.write_metrics(metrics_path, results)
+    valid = results["valid"]
+    print(
+        f"{spec.key}: mean of {len(stacks)} weight files: validation accuracy {valid['accuracy']:.4f} "
+        f"(512×512: {valid['full_resolution']['accuracy']:.4f}), F1 {valid['membrane_f1']:.3f}",
+        flush=True,
+    )
+    return results
+
+
 def main(argv: list[str] | None = None) -> dict:
-    return train(parse_arguments(argv))
+    arguments = parse_arguments(argv)
+    return average(arguments) if arguments.average else train(arguments)
 
 
 if __name__ == "__main__":
