@@ -111,11 +111,13 @@ def main() -> None:
         i18n=i18n.build(),  # after the tabs are built: some register strings while building
         css=CSS,
         # Spaces set GRADIO_SSR_MODE=true; a Node server would then render the page and the
-        # language script (i18n.install) would never reach its <head>.
+        # language script would never reach its <head>.
         ssr_mode=False,
+        # The language switch and ?lang=... act before Gradio starts in the browser: the page's
+        # <head> gets their script from the first request on (see ui/i18n.py).
+        app_kwargs={"middleware": [i18n.locale_middleware()]},
     )
     demo.app.add_api_route("/health", health_route, methods=["GET"])
-    i18n.install(demo.app)  # the language switch and ?lang=... act before Gradio starts in the browser
     # Load TensorFlow and the small models in the background: the page is up at once and
     # the first comparison does not wait for them.
     threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 
 import gradio as gr
 from gradio.i18n import I18nData
+from starlette.middleware import Middleware
 
 ENGLISH, PORTUGUESE = "en", "pt"
 LANGUAGES = (ENGLISH, PORTUGUESE)
@@ -178,11 +179,7 @@ class LocaleScript:
         await self.app(scope, receive, rewrite)
 
 
-def install(app) -> None:
-    """Wraps a running Gradio (FastAPI) app with `LocaleScript`.
-
-    Starlette builds its middleware stack on the first request and refuses new middleware after
-    that, so the built stack itself is wrapped; requests already under way are not affected.
-    """
-    stack = app.middleware_stack or app.build_middleware_stack()
-    app.middleware_stack = LocaleScript(stack)
+def locale_middleware() -> Middleware:
+    """`LocaleScript` as Starlette middleware, for the app's constructor (launch's `app_kwargs`):
+    in place before the server answers its first request."""
+    return Middleware(LocaleScript)
