@@ -355,15 +355,21 @@ def test_model_card_of_a_trained_model():
 
 @pytest.mark.parametrize("language", ["en", "pt-BR"])
 def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
-    """The 256 model is judged at 512×512: those figures, nested in its metrics file, get their own row."""
+    """The 256 model is judged at 512×512: those figures, nested in its metrics file, get their
+    own row; the file's field names and its kind of labels are said in the page's language."""
+    from ui import i18n
     from ui.tabs import inside as inside_tab
 
     training = inside.model_card("membrane_unet_256").training
     rows = inside_tab._format_training(training, language).splitlines()
     full = training["valid"]["full_resolution"]
-    (row,) = [row for row in rows if "full_resolution" in row]
-    assert f"accuracy {full['accuracy']:.4g}" in row and f"membrane_f1 {full['membrane_f1']:.4g}" in row
+    (row,) = [row for row in rows if f"accuracy {full['accuracy']:.4g}" in row]
+    assert f"membrane_f1 {full['membrane_f1']:.4g}" in row
+    assert i18n.text("sd_inside_field_full_resolution", language) in row
     assert any(training["initialised_from"] in row for row in rows)
+    (labels,) = [row for row in rows if i18n.text("sd_inside_field_labels", language) in row]
+    assert i18n.text("sd_inside_labels_soft", language) in labels
+    assert not any(name in row for row in rows for name in ("batch_size", "train_seconds", "initialised_from"))
 
 
 # --------------------------------------------------------------------------- the app's endpoints

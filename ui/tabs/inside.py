@@ -207,6 +207,19 @@ STRINGS = i18n.register(
         ),
         "sd_inside_not_measured": ("not measured: {why}", "não medido: {why}"),
         "sd_inside_training": ("training", "treinamento"),
+        # The card's rows of weights/KEY.metrics.json: the file's field names, said in words.
+        "sd_inside_field_epochs": ("epochs", "épocas"),
+        "sd_inside_field_batch_size": ("batch size", "tamanho do lote"),
+        "sd_inside_field_learning_rate": ("learning rate (last)", "taxa de aprendizado (última)"),
+        "sd_inside_field_initialised_from": ("started from the weights of", "começou dos pesos de"),
+        "sd_inside_field_labels": ("labels", "rótulos"),
+        "sd_inside_field_train_seconds": ("training time (s)", "tempo de treino (s)"),
+        "sd_inside_field_valid": ("validation", "validação"),
+        "sd_inside_field_test": ("test", "teste"),
+        "sd_inside_field_large": ("large images", "imagens grandes"),
+        "sd_inside_field_full_resolution": ("at full resolution", "na resolução original"),
+        "sd_inside_labels_soft": ("coverage fractions of the reduced masks", "frações de cobertura das máscaras reduzidas"),
+        "sd_inside_labels_hard": ("reduced masks binarized at 0.5", "máscaras reduzidas binarizadas em 0,5"),
         "sd_inside_no_photo": ("Upload a photo or choose an example first.", "Envie uma foto ou escolha um exemplo primeiro."),
     }
 )
@@ -343,17 +356,37 @@ def _table_values(value):
         raise ValueError("The image must be a table of numbers.") from None
 
 
+def _field(name: str, language: str) -> str:
+    """A metrics file's field name in words, or the name itself when it has none."""
+    key = f"sd_inside_field_{name}"
+    return i18n.text(key, language) if key in i18n.strings() else name
+
+
+LABEL_KINDS = {
+    "coverage fractions of the reduced masks": "sd_inside_labels_soft",
+    "reduced masks binarized at 0.5": "sd_inside_labels_hard",
+}
+
+
+def _value(value, language: str) -> str:
+    return i18n.text(LABEL_KINDS[value], language) if value in LABEL_KINDS else str(value)
+
+
 def _format_training(training: dict, language: str) -> str:
     rows = []
     for name in TRAINING_FIELDS:
         if training.get(name) is None:
             continue
         value = training[name]
-        label = f"{i18n.text('sd_inside_training', language)}: {name}"
-        rows.append(f"| {label} | {_figures(value) if isinstance(value, dict) else value} |")
+        label = f"{i18n.text('sd_inside_training', language)}: {_field(name, language)}"
+        rows.append(f"| {label} | {_figures(value) if isinstance(value, dict) else _value(value, language)} |")
         # One level deeper, as its own row: the membrane models' figures at 512×512, say.
         if isinstance(value, dict):
-            rows += [f"| {label}, {key} | {_figures(inner)} |" for key, inner in value.items() if isinstance(inner, dict)]
+            rows += [
+                f"| {label}, {_field(key, language)} | {_figures(inner)} |"
+                for key, inner in value.items()
+                if isinstance(inner, dict)
+            ]
     return "\n".join(rows)
 
 
