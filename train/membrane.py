@@ -123,13 +123,26 @@ def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, ful
     return results
 
 
+def network_arguments(spec: registry.ModelSpec, arguments: argparse.Namespace) -> dict:
+    """The builder's arguments: the registry's, with --base-filters when given."""
+    arch_kwargs = dict(spec.arch_kwargs)
+    if arguments.base_filters:
+        arch_kwargs["base_filters"] = arguments.base_filters
+    return arch_kwargs
+
+
+def validation_slices(root: Path, size: int, soft_masks: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validation images and masks at the network's size, and the masks at full resolution."""
+    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size, soft_masks=soft_masks)
+    _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
+    return valid_x, valid_y, valid_full_y
+
+
 def train(arguments: argparse.Namespace) -> dict:
     spec = registry.get(arguments.model)
     if arguments.epochs < 1 or arguments.batch_size < 1 or arguments.steps_per_epoch < 1:
         raise ValueError("--epochs, --batch-size and --steps-per-epoch must be positive.")
-    arch_kwargs = dict(spec.arch_kwargs)
-    if arguments.base_filters:
-        arch_kwargs["base_filters"] = arguments.base_filters
+    arch_kwargs = network_arguments(spec, arguments)
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"
@@ -140,8 +153,7 @@ def train(arguments: argparse.Namespace) -> dict:
     # Training slices stay at full resolution: each is transformed there and then reduced to
     # the network's size, as the validation slices are (see segdemo.augment).
     train_x, train_y = membrane.load_slices(membrane.TRAIN_SLICES, root, None)
-    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size, soft_masks=arguments.soft_labels)
-    _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
+    valid_x, valid_y, valid_full_y = validation_slices(root, size, arguments.soft_labels)
 
     model = architectures.build(spec.architecture, **arch_kwargs)
     previous = common.read_metrics(metrics_path) if arguments.resume else {}
@@ -204,7 +216,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.learning_rate,
         "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
-        "labels": "coverage fractions of the reduced masks" if arguments.soft_labels else "reduced masks binarized at 0.5",
+        "labels": membrane.LABEL_KINDS[arguments.soft_labels],
         "phases": phases,
         "seed": arguments.seed,
         "initialised_from": previous.get("initialised_from", arguments.init_from),
@@ -236,9 +248,7 @@ def average(arguments: argparse.Namespace) -> dict:
     spec = registry.get(arguments.model)
     if len(arguments.average) < 2:
         raise ValueError("--average needs at least two weight files.")
-    arch_kwargs = dict(spec.arch_kwargs)
-    if arguments.base_filters:
-        arch_kwargs["base_filters"] = arguments.base_filters
+    arch_kwargs = network_arguments(spec, arguments)
     output = arguments.output or settings.weights_dir()
     metrics_path = output / f"{spec.key}.metrics.json"
     previous = common.read_metrics(metrics_path)
@@ -251,10 +261,9 @@ def average(arguments: argparse.Namespace) -> dict:
         stacks.append(model.get_weights())
     model.set_weights([np.mean(values, axis=0) for values in zip(*stacks)])
 
-    root = arguments.data_dir or membrane.folder()
-    soft = previous.get("labels", "").startswith("coverage")
-    valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, spec.input_size[0], soft_masks=soft)
-    _, valid_full_y = membrane.load_slices(membrane.VALID_SLICES, root, None)
+    # Evaluated against the labels the weights were last trained on (their loss differs).
+    soft = previous.get("labels") == membrane.LABEL_KINDS[True]
+    valid_x, valid_y, valid_full_y = validation_slices(arguments.data_dir or membrane.folder(), spec.input_size[0], soft)
     output.mkdir(parents=True, exist_ok=True)
     common.save_model_weights(model, architectures.build(spec.architecture, **arch_kwargs), output / spec.weights_file)
     results = {

@@ -26,6 +26,9 @@ SOURCE = DatasetSource(
 GITHUB_BASE = "https://raw.githubusercontent.com/zhixuhao/unet/b45af4d458437d8281cc218a07fd4380818ece4a/data/membrane/"
 TRAIN_SLICES = range(20)
 VALID_SLICES = range(20, 25)
+# How a training's masks were reduced to the network's size (`load_slices`' soft_masks), as its
+# metrics file names it.
+LABEL_KINDS = {False: "reduced masks binarized at 0.5", True: "coverage fractions of the reduced masks"}
 
 
 def folder(url: str | None = None, github_base: str = GITHUB_BASE) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from segdemo import inside, registry, samples, settings
+from segdemo.datasets import membrane
 from ui import common, i18n
 from ui.common import UploadedImage
 from ui.i18n import PORTUGUESE, t
@@ -362,10 +363,8 @@ def _field(name: str, language: str) -> str:
     return i18n.text(key, language) if key in i18n.strings() else name
 
 
-LABEL_KINDS = {
-    "coverage fractions of the reduced masks": "sd_inside_labels_soft",
-    "reduced masks binarized at 0.5": "sd_inside_labels_hard",
-}
+# A membrane metrics file's "labels" (segdemo.datasets.membrane.LABEL_KINDS) → its UI string.
+LABEL_KINDS = {membrane.LABEL_KINDS[True]: "sd_inside_labels_soft", membrane.LABEL_KINDS[False]: "sd_inside_labels_hard"}
 
 
 def _value(value, language: str) -> str:
