@@ -425,6 +425,23 @@ def _train(request, stop, yield_to, data, time_limit_s) -> Iterator[EpochUpdate]
     val_loss: list[float] = []
     state = RUNNING
     displays = _display(model, spec, shown)
+
+    def update(seconds: float, trained: TrainedModel | None = None) -> EpochUpdate:
+        """The report of the epochs done so far, in the current state."""
+        return EpochUpdate(
+            len(loss),
+            request.epochs,
+            tuple(loss),
+            tuple(val_loss),
+            displays,
+            _steps(model),
+            seconds,
+            clock["paused"],
+            state,
+            data.source,
+            trained,
+        )
+
     for epoch in range(request.epochs):
         if stop.is_set():  # pressed while the network was being built: no graph to trace
             state = STOPPED
@@ -454,33 +471,9 @@ def _train(request, stop, yield_to, data, time_limit_s) -> Iterator[EpochUpdate]
         _set_status({**(running() or {}), "epoch": epoch + 1})
         if state != RUNNING:
             break
-        yield EpochUpdate(
-            epoch + 1,
-            request.epochs,
-            tuple(loss),
-            tuple(val_loss),
-            displays,
-            _steps(model),
-            seconds,
-            clock["paused"],
-            state,
-            data.source,
-        )
+        yield update(seconds)
     trained = TrainedModel(request, [np.array(weight) for weight in model.get_weights()], len(loss)) if loss else None
-    seconds = time.perf_counter() - started - clock["paused"]
-    yield EpochUpdate(
-        len(loss),
-        request.epochs,
-        tuple(loss),
-        tuple(val_loss),
-        displays,
-        _steps(model),
-        seconds,
-        clock["paused"],
-        state,
-        data.source,
-        trained,
-    )
+    yield update(time.perf_counter() - started - clock["paused"], trained)
 
 
 def _steps(model) -> int:
