@@ -83,3 +83,15 @@ def write_legacy_weights(
             for name, value in zip(names, layer.get_weights()):
                 group.create_dataset(name, data=value)
     return path
+
+
+def write_random_published(folder: Path, key: str, seed: int) -> Path:
+    """A registry PSPNet with random weights (Keras seeded with `seed`), written in the
+    published Keras-2 layout where the app looks for its file in `folder`."""
+    import keras
+
+    from segdemo import architectures, registry
+
+    spec = registry.get(key)
+    keras.utils.set_random_seed(seed)
+    return write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), Path(folder) / spec.weights_file)

@@ -20,7 +20,6 @@ pytest.importorskip("playwright")
 from browser_helpers import block_of, needs_chromium, opened_page  # noqa: E402
 from playwright.sync_api import Locator, Page, expect  # noqa: E402
 
-from segdemo import architectures, registry  # noqa: E402
 from ui.tabs import inside as inside_tab  # noqa: E402
 
 RESULT_TIMEOUT_S = 300  # the pyramid converts and loads a 46-million-parameter network first
@@ -34,14 +33,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    import keras
-
-    from tests.legacy_h5_writer import write_legacy_weights
+    from tests.legacy_h5_writer import write_random_published
 
     folder = tmp_path_factory.mktemp("published")
-    spec = registry.get(PSPNET)
-    keras.utils.set_random_seed(0)
-    write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+    write_random_published(folder, PSPNET, seed=0)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
         patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

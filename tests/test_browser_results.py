@@ -27,8 +27,8 @@ pytest.importorskip("playwright")
 from browser_helpers import needs_chromium, opened_page  # noqa: E402
 from playwright.sync_api import Page, expect
 
-from segdemo import architectures, registry
-from tests.legacy_h5_writer import write_legacy_weights
+from segdemo import registry
+from tests.legacy_h5_writer import write_random_published
 
 PSPNETS = ("pspnet_voc", "pspnet_ade20k")
 RESULT_TIMEOUT_MS = 600_000  # two full-size PSPNets load and run on a busy 2-core CPU
@@ -41,13 +41,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    import keras
-
     folder = tmp_path_factory.mktemp("published")
     for key in PSPNETS:
-        spec = registry.get(key)
-        keras.utils.set_random_seed(1)
-        write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+        write_random_published(folder, key, seed=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
         patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

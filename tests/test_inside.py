@@ -211,14 +211,11 @@ def test_pspnet_receptive_field_shrinks_without_dilations(small_pspnet):
 @pytest.mark.slow
 def test_pyramid_view_through_the_runtime(tmp_path_factory, monkeypatch):
     """The published layout with random weights (PSPNet-50 at 473): branches, class maps, table."""
-    import keras
-
-    from tests.legacy_h5_writer import write_legacy_weights
+    from tests.legacy_h5_writer import write_random_published
 
     folder = tmp_path_factory.mktemp("published")
     spec = registry.get("pspnet_ade20k")
-    keras.utils.set_random_seed(0)
-    write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+    write_random_published(folder, spec.key, seed=0)
     monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
     runtime.clear()
     try:
@@ -379,17 +376,14 @@ def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
 def test_endpoints_of_the_running_app(tmp_path_factory, eliret_image):
     """/feature_maps, /pyramid (random-weight PSPNet-50 in the published layout), /building_block
     and /model_card through gradio_client; a bad request gets a message and the app keeps serving."""
-    import keras
     from app_server import running_app
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from tests.legacy_h5_writer import write_legacy_weights
+    from tests.legacy_h5_writer import write_random_published
 
     folder = tmp_path_factory.mktemp("published")
-    spec = registry.get("pspnet_ade20k")
-    keras.utils.set_random_seed(1)
-    write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), folder / spec.weights_file)
+    write_random_published(folder, "pspnet_ade20k", seed=1)
     photo = str(samples.photos("pspnet_ade20k")[0].image)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))

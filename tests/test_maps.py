@@ -197,15 +197,12 @@ def test_committed_unet_curves_show_the_gap_on_a_log_plot():
 def test_pspnet_pixel_classes_and_entropy_from_the_cache(tmp_path, monkeypatch):
     """A random-weight PSPNet-50 in the published layout: the first class at a clicked pixel is
     the one the labels show there, for both pipelines, and no network runs for it."""
-    import keras
-
-    from segdemo import architectures, registry, runtime
+    from segdemo import registry, runtime
     from segdemo.predict import network_outputs
-    from tests.legacy_h5_writer import write_legacy_weights
+    from tests.legacy_h5_writer import write_random_published
 
     spec = registry.get("pspnet_ade20k")
-    keras.utils.set_random_seed(3)
-    write_legacy_weights(architectures.build(spec.architecture, **spec.arch_kwargs), tmp_path / spec.weights_file)
+    write_random_published(tmp_path, spec.key, seed=3)
     monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(tmp_path))
     runtime.clear()
     try:
