@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from segdemo import architectures, inside, registry, runtime, samples, settings
+from segdemo.inside import pyramid_pooling
 
 
 @pytest.fixture(scope="module")
@@ -355,10 +356,10 @@ def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
     """The 256 model is judged at 512×512: those figures, nested in its metrics file, get their
     own row; the file's field names and its kind of labels are said in the page's language."""
     from ui import i18n
-    from ui.tabs import inside as inside_tab
+    from ui.tabs.inside import cards as inside_cards
 
     training = inside.model_card("membrane_unet_256").training
-    rows = inside_tab._format_training(training, language).splitlines()
+    rows = inside_cards._format_training(training, language).splitlines()
     full = training["valid"]["full_resolution"]
     (row,) = [row for row in rows if f"accuracy {full['accuracy']:.4g}" in row]
     assert f"membrane_f1 {full['membrane_f1']:.4g}" in row
@@ -417,5 +418,5 @@ def test_leading_eigenvector_matches_numpy():
     values = rng.normal(size=(300, 40)) @ np.diag(np.linspace(3, 0.1, 40))
     covariance = values.T @ values
     expected = np.linalg.eigh(covariance)[1][:, -1]
-    found = inside._leading_eigenvector(covariance)
+    found = pyramid_pooling._leading_eigenvector(covariance)
     assert abs(abs(float(found @ expected)) - 1.0) < 1e-6
