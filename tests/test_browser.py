@@ -103,3 +103,37 @@ def test_compare_an_example_then_an_uploaded_photo(page, tmp_path):
 
     screenshot = save_screenshot(page, tmp_path / "segdemo_browser.png")
     assert screenshot.stat().st_size > 10_000
+
+
+def requests_during(page: Page, seconds: float) -> list[str]:
+    """The requests the page sends to the app in the next `seconds`."""
+    sent: list[str] = []
+    listener = lambda request: sent.append(f"{request.method} {request.url}")  # noqa: E731
+    page.on("request", listener)
+    page.wait_for_timeout(seconds * 1000)
+    page.remove_listener("request", listener)
+    return sent
+
+
+def test_an_idle_page_makes_no_requests_outside_the_train_tab(page):
+    """A page left open on the first tab sends nothing once it has loaded (a class of idle students
+    must not poll the 2-core server); the Train tab's status line is refreshed only while it is open."""
+    from ui.tabs import train as train_tab
+
+    expect(page.get_by_role("tab", name=TAB, exact=True).filter(visible=True).first).to_be_visible()
+    quiet = 0.0  # the page's load events: wait until two seconds pass without a request
+    for _ in range(30):
+        if not requests_during(page, 2.0):
+            quiet = 2.0
+            break
+    assert quiet, "the page kept sending requests for a minute after it loaded"
+    assert requests_during(page, 10.0) == []
+
+    page.get_by_role("tab", name=train_tab.STRINGS[train_tab.TITLE_KEY][0], exact=True).filter(visible=True).first.click()
+    expect(page.locator("#sd-train-server-status")).to_contain_text("No training is running")
+    polls = requests_during(page, train_tab.STATUS_REFRESH_S * 2 + 1)
+    assert len(polls) >= 2, f"the Train tab's status line was not refreshed: {polls}"
+
+    page.get_by_role("tab", name=TAB, exact=True).filter(visible=True).first.click()
+    requests_during(page, 1.0)  # the tab switch itself
+    assert requests_during(page, train_tab.STATUS_REFRESH_S * 2 + 1) == []

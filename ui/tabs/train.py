@@ -30,7 +30,8 @@ from ui import common, i18n
 from ui.i18n import t
 
 TRAINING_QUEUE = "training"
-STATUS_REFRESH_S = 3.0
+STATUS_REFRESH_S = 3.0  # while the Train tab is open
+TAB_ID = "train"
 PAUSE_GRACE_S = 1.0
 DEFAULT_EPOCHS = {"fcn": 60, "unet": 25}
 CAPS = live_training.EPOCH_CAPS
@@ -260,6 +261,13 @@ def server_status(request: gr.Request = None) -> str:
     )
 
 
+def status_while_open(event: gr.SelectData, request: gr.Request = None):
+    """The page's tabs were switched: the status line's timer runs only while the Train tab is open
+    (an idle page on another tab makes no requests), and opening the tab refreshes the line at once."""
+    opened = getattr(event, "id", None) == TAB_ID
+    return gr.Timer(active=opened), server_status(request) if opened else gr.skip()
+
+
 def check_free(request: gr.Request = None) -> None:
     """Runs before a training is queued: refuses at once, with a clear message, while one runs."""
     if live_training.running() is not None:
@@ -375,7 +383,10 @@ def epochs_for(model: str, epochs) -> dict:
 def build() -> None:
     """The tab: network, augmentation, epochs, seed, start; Train and Stop; streamed curves and outputs."""
     blocks = gr.context.Context.root_block
-    with gr.Tab(t(TITLE_KEY), id="train"):
+    tabs = gr.context.Context.block
+    if not isinstance(tabs, gr.Tabs):
+        raise ValueError("The Train tab is built inside the page's gr.Tabs (its status line follows which tab is open).")
+    with gr.Tab(t(TITLE_KEY), id=TAB_ID):
         gr.Markdown(t(INTRO_KEY))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
@@ -426,8 +437,11 @@ def build() -> None:
         show_progress="minimal",
     )
     stop_button.click(stop_training, None, None, queue=False, api_name="stop_training")
-    timer = gr.Timer(STATUS_REFRESH_S)
+    # The status line: filled when the page loads, then refreshed every few seconds only while this tab
+    # is open (a timer on every open page would make a class of idle students poll the server).
+    timer = gr.Timer(STATUS_REFRESH_S, active=False)
     timer.tick(server_status, None, server, queue=False, api_visibility="private", show_progress="hidden")
     blocks.load(server_status, None, server, queue=False, api_visibility="private", show_progress="hidden")
+    tabs.select(status_while_open, None, [timer, server], queue=False, api_visibility="private", show_progress="hidden")
     # Closing or reloading the page stops this session's run at the end of its batch.
     blocks.unload(stop_training)
