@@ -50,6 +50,14 @@ CSS = """
 """
 
 
+class SegdemoBlocks(gr.Blocks):
+    """The page's gr.Blocks, whose API description names each input and output by its English label
+    (`i18n.english_api_info`) instead of the translation key Gradio would show."""
+
+    def get_api_info(self, *args, **kwargs):
+        return i18n.english_api_info(super().get_api_info(*args, **kwargs))
+
+
 def keep_only_tabs_in(tabs: gr.Tabs, demo: gr.Blocks) -> None:
     """Moves whatever a tab module created beside its gr.Tab (a gr.Timer, a gr.State) out of the
     gr.Tabs, to the page's top level: a non-tab child of gr.Tabs made the browser show the next
@@ -68,7 +76,7 @@ def keep_only_tabs_in(tabs: gr.Tabs, demo: gr.Blocks) -> None:
 def build_app() -> gr.Blocks:
     """The whole UI: a header with the language switch, then the tabs of `ui.tabs.ORDER`."""
     # delete_cache: uploaded and generated files older than an hour are removed every hour.
-    with gr.Blocks(title="segdemo: FCN, U-Net, PSPNet", delete_cache=(3600, 3600)) as demo:
+    with SegdemoBlocks(title="segdemo: FCN, U-Net, PSPNet", delete_cache=(3600, 3600)) as demo:
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
                 gr.Markdown(t("sd_intro"))

@@ -67,6 +67,43 @@ def test_bad_input_gets_our_message_and_the_app_keeps_serving(client, tmp_path, 
     assert summary["model"] == "fcn"
 
 
+def test_the_api_names_what_each_endpoint_takes_and_returns(client, eliret_dir):
+    """view_api() names inputs and outputs as the English page does (not by translation keys), marks
+    the optional ground truth optional, and the API tab's examples run with the names it gives."""
+    import re
+
+    import app  # noqa: F401  (every tab's strings registered)
+    from ui import i18n
+    from ui.tabs import api
+
+    english = {pair[0] for pair in i18n.strings().values()}
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, endpoint in endpoints.items():
+        for item in (*endpoint["parameters"], *endpoint["returns"]):
+            assert item["label"] in english, f"{name}: {item['label']!r} is not a label of the English page"
+        for parameter in endpoint["parameters"]:
+            assert re.fullmatch(r"[a-z][a-z_]*", parameter["parameter_name"]), (name, parameter["parameter_name"])
+    for name in ("/compare", "/compare_large", "/compare_membrane"):
+        truth = endpoints[name]["parameters"][1]
+        assert (truth["parameter_name"], truth["parameter_has_default"], truth["parameter_default"]) == ("truth", True, None)
+    assert endpoints["/feature_maps"]["parameters"][2]["parameter_has_default"]  # empty: the model's default layer
+    printed = client.view_api(print_info=False, return_format="str")
+    assert "-> (overlay, summary)" in printed and "-> (input_and_outputs_per_model, scores)" in printed
+    assert not re.search(r"\b(key|value_\d+|param_\d+)\b[:,)]", printed)
+
+    # The API tab's two examples call their endpoints by these names; run them as written.
+    example = api.STRINGS["sd_api_example"][0]
+    for call in re.findall(r"client\.predict\((.*?)api_name=\"(/\w+)\"\)", example, re.S):
+        keywords, endpoint = re.findall(r"(\w+)=", call[0]), call[1]
+        assert set(keywords) <= {parameter["parameter_name"] for parameter in endpoints[endpoint]["parameters"]}, endpoint
+    image = handle_file(str(eliret_dir / "075x.png"))
+    overlay, summary = client.predict(image=image, model_key="unet", threshold=0.5, api_name="/predict")
+    assert summary["model"] == "unet" and Path(overlay).suffix == ".png"
+    figure, scores = client.predict(image=image, model_keys=["fcn", "unet"], api_name="/compare")
+    assert [row[0] for row in scores["data"]] == ["FCN", "U-Net"]
+    assert all(row[1] is None and row[2] is None for row in scores["data"])  # no truth given: no MSE, no IoU
+
+
 def test_uploaded_colour_photo_works_with_a_grey_model(client, tmp_path):
     photo = tmp_path / "photo.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 90, 3), dtype=np.uint8)).save(photo)

@@ -173,7 +173,9 @@ def build(settings: ComparisonSettings) -> None:
 
     session = [train_tab.session_state()] if settings.session_model else []
 
-    def handler(image, truth, model_keys, threshold, trained=None, request: gr.Request = None):
+    # truth=None: the ground truth is optional (the API description says so); the rest come from the page.
+    def handler(image, truth=None, model_keys=(), threshold=0.5, trained=None, request: gr.Request = None):
+        """Each chosen model on the image, side by side, scored against the ground truth when one is given."""
         return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library, trained)
 
     handler.__name__ = f"run_{settings.api_name}"

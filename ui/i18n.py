@@ -100,6 +100,26 @@ def language(request: gr.Request | None) -> str:
     return pick(headers.get("accept-language"), cookies.get(COOKIE))
 
 
+def english_label(label):
+    """A component's label as the API describes it: a translated label (a key, or its JSON form
+    in the page's config) in English; any other label as it is."""
+    key = getattr(label, "key", None)
+    if key is None and isinstance(label, dict) and label.get("__type__") == "translation_metadata":
+        key = label.get("key")
+    return text(key, ENGLISH) if key in _TABLES else label
+
+
+def english_api_info(info: dict) -> dict:
+    """Gradio's API description (`Blocks.get_api_info`: what `gradio_client`'s view_api() and the
+    page's "Use via API" show) with every input's and output's label in English: Gradio describes
+    each by its label, and a translated label is only a key until the browser translates it."""
+    for section in ("named_endpoints", "unnamed_endpoints"):
+        for endpoint in info.get(section, {}).values():
+            for item in (*endpoint.get("parameters", ()), *endpoint.get("returns", ())):
+                item["label"] = english_label(item.get("label"))
+    return info
+
+
 def build(tables: Iterable[Table] = ()) -> gr.I18n:
     """The gr.I18n object for launch(): English, and Portuguese for both pt and pt-BR browsers."""
     for table in tables:

@@ -16,13 +16,14 @@ STRINGS = i18n.register(
         "sd_api_tab": ("8 · API", "8 · API"),
         "sd_api_intro": (
             (
-                "**One model on one image**, which is also the app's API: the endpoint `/predict` takes an image, a model key and a "
-                "threshold, and returns the overlay (PNG) and a JSON summary (class fractions, seconds, size). From Python, with "
+                "**One model on one image**, which is also the app's API: the endpoint `/predict` takes an `image`, a `model_key` and a "
+                "`threshold`, and returns the `overlay` (PNG) and a JSON `summary` (class fractions, seconds, size). From Python, with "
                 "`pip install gradio_client`:"
             ),
             (
-                "**Um modelo em uma imagem**, que também é a API do app: o endpoint `/predict` recebe uma imagem, a chave de um "
-                "modelo e um limiar, e devolve a sobreposição (PNG) e um resumo em JSON (frações das classes, segundos, tamanho). "
+                "**Um modelo em uma imagem**, que também é a API do app: o endpoint `/predict` recebe uma imagem (`image`), a chave de "
+                "um modelo (`model_key`) e um limiar (`threshold`), e devolve a sobreposição (`overlay`, PNG) e um resumo em JSON "
+                "(`summary`: frações das classes, segundos, tamanho). "
                 "Em Python, com `pip install gradio_client`:"
             ),
         ),
@@ -30,20 +31,28 @@ STRINGS = i18n.register(
             (
                 "```python\nfrom gradio_client import Client, handle_file\n\n"
                 'client = Client("https://…")  # this page\'s address\n'
-                "overlay_png, summary = client.predict(\n"
-                '    handle_file("image.png"), "unet", 0.5, api_name="/predict")\n'
-                'print(summary["class_fractions"])\n```\n'
+                "overlay, summary = client.predict(\n"
+                '    image=handle_file("image.png"), model_key="unet", threshold=0.5, api_name="/predict")\n'
+                'print(summary["class_fractions"])\n'
+                "# tab 1: the ground truth (truth=...) and the threshold may be left out\n"
+                "figure, scores = client.predict(\n"
+                '    image=handle_file("image.png"), model_keys=["fcn", "unet"], api_name="/compare")\n```\n'
                 "The model keys: {keys}. The comparisons are `/compare` (tab 1), `/compare_large`, `/compare_membrane`; "
-                "the photos `/photos`; the augmentation preview `/augmentation_preview` (see *Use via API* at the bottom of the page)."
+                "the photos `/photos`; the augmentation preview `/augmentation_preview`. `client.view_api()` lists every "
+                "endpoint with the names of what it takes and returns (so does *Use via API* at the bottom of the page)."
             ),
             (
                 "```python\nfrom gradio_client import Client, handle_file\n\n"
                 'client = Client("https://…")  # o endereço desta página\n'
-                "overlay_png, summary = client.predict(\n"
-                '    handle_file("imagem.png"), "unet", 0.5, api_name="/predict")\n'
-                'print(summary["class_fractions"])\n```\n'
+                "overlay, summary = client.predict(\n"
+                '    image=handle_file("imagem.png"), model_key="unet", threshold=0.5, api_name="/predict")\n'
+                'print(summary["class_fractions"])\n'
+                "# aba 1: a máscara de referência (truth=...) e o limiar podem ser omitidos\n"
+                "figure, scores = client.predict(\n"
+                '    image=handle_file("imagem.png"), model_keys=["fcn", "unet"], api_name="/compare")\n```\n'
                 "As chaves dos modelos: {keys}. As comparações são `/compare` (aba 1), `/compare_large`, `/compare_membrane`; "
-                "as fotos, `/photos`; a prévia do aumento de dados, `/augmentation_preview` (veja *Usar via API* no rodapé da página)."
+                "as fotos, `/photos`; a prévia do aumento de dados, `/augmentation_preview`. `client.view_api()` lista cada "
+                "endpoint com os nomes do que recebe e devolve (assim como *Usar via API* no rodapé da página)."
             ),
         ),
         "sd_api_threshold": ("Threshold", "Limiar"),

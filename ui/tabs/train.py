@@ -100,6 +100,7 @@ STRINGS = i18n.register(
             "Há um treino rodando neste servidor: {model}, época {epoch} de {epochs}, {seconds} s até agora.",
         ),
         "sd_train_idle": ("No training is running: yours can start.", "Nenhum treino rodando: o seu pode começar."),
+        "sd_train_status": ("Your training", "Seu treino"),
         "sd_train_starting": (
             "Building the network and its training graph (a few seconds before the first epoch)…",
             "Montando a rede e o grafo de treino (alguns segundos antes da primeira época)…",
@@ -416,7 +417,7 @@ def build() -> None:
                     stop_button = gr.Button(t("sd_train_stop"), variant="stop", elem_id="sd-train-stop")
                 server = gr.Markdown(elem_id="sd-train-server-status")
             with gr.Column(scale=2, min_width=300):
-                status = gr.Markdown(elem_id="sd-train-status")
+                status = gr.Markdown(label=t("sd_train_status"), elem_id="sd-train-status")
                 plot = gr.LinePlot(
                     x="epoch", y="MSE", color="curve", label=t("sd_train_loss"), height=260, elem_id="sd-train-plot"
                 )

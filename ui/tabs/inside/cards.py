@@ -36,6 +36,7 @@ STRINGS = i18n.register(
         ),
         "sd_inside_loss": ("Training and validation loss", "Perda de treinamento e de validação"),
         "sd_inside_summary": ("Keras summary (text)", "Resumo do Keras (texto)"),
+        "sd_inside_card_json": ("Model card (JSON)", "Ficha do modelo (JSON)"),
         "sd_inside_card_text": (
             (
                 "### {title}\n{description}\n\n| | |\n|---|---|\n| input | {input} |\n| parameters | {parameters} |\n"
@@ -166,8 +167,8 @@ def build() -> None:
         with gr.Column(scale=1, min_width=300):
             diagram = gr.Image(label=t("sd_inside_diagram"), format="png", interactive=False)
     with gr.Accordion(t("sd_inside_summary"), open=False):
-        summary_text = gr.Code(language=None, interactive=False)
-    summary = gr.JSON(visible=False)
+        summary_text = gr.Code(language=None, interactive=False, label=t("sd_inside_summary"), show_label=False)
+    summary = gr.JSON(label=t("sd_inside_card_json"), visible=False)
     button.click(
         run_model_card, model, [card, diagram, loss, summary_text, summary], api_name="model_card", concurrency_id="inference"
     )

@@ -81,7 +81,7 @@ def layer_choices(model_key, request: gr.Request):
     return gr.update(choices=choices, value=_default_layer(layers))
 
 
-def run_feature_maps(image, model_key, layer, request: gr.Request):
+def run_feature_maps(image, model_key=DEFAULT_FEATURE_MODEL, layer=None, request: gr.Request = None):
     """API `/feature_maps`: (image, model key, layer name or empty for a default) → channel grid PNG, JSON."""
     language = i18n.language(request)
     if image is None:
@@ -119,7 +119,7 @@ def build():
         with gr.Column(scale=2, min_width=300):
             picture = gr.Image(label=t("sd_inside_fm_picture"), format="png", interactive=False)
             with gr.Accordion(t("sd_inside_fm_json"), open=False):
-                summary = gr.JSON(show_label=False)
+                summary = gr.JSON(label=t("sd_inside_fm_json"), show_label=False)
     common.examples(example_images(), inputs=[image], label=t("sd_inside_examples"), elem_id="inside-fm-examples")
     model.change(layer_choices, model, layer, api_visibility="private", concurrency_id="inference")
     button.click(run_feature_maps, [image, model, layer], [picture, summary], api_name="feature_maps", concurrency_id="inference")

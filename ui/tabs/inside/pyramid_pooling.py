@@ -106,7 +106,7 @@ def build():
             maps = gr.Image(label=t("sd_inside_maps"), format="png", interactive=False)
             table = gr.Dataframe(headers=["off", "pixels", "%"], label=t("sd_inside_changes"), interactive=False, visible=False)
             with gr.Accordion(t("sd_inside_pyr_json"), open=False):
-                summary = gr.JSON(show_label=False)
+                summary = gr.JSON(label=t("sd_inside_pyr_json"), show_label=False)
     photos = samples.photos()
     if photos:
         common.examples(

@@ -54,7 +54,7 @@ def build(photo, model, pipeline) -> None:
         with gr.Column(scale=2, min_width=300):
             rf_picture = gr.Image(label=t("sd_inside_rf_picture"), format="png", interactive=False)
             with gr.Accordion(t("sd_inside_rf_json"), open=False):
-                rf_summary = gr.JSON(show_label=False)
+                rf_summary = gr.JSON(label=t("sd_inside_rf_json"), show_label=False)
     rf_button.click(
         run_receptive_field,
         [photo, model, pipeline, row, column],

@@ -34,6 +34,7 @@ STRINGS = i18n.register(
         "sd_inside_pair_eliret": ("FCN + skips vs FCN (eliret image)", "FCN + atalhos vs FCN (imagem eliret)"),
         "sd_inside_skip_button": ("Compare the decoders", "Comparar os decodificadores"),
         "sd_inside_skip_picture": ("Decoder maps, with and without skips", "Mapas do decodificador, com e sem atalhos"),
+        "sd_inside_skip_json": ("Fine detail per decoder map (JSON)", "Detalhe fino por mapa do decodificador (JSON)"),
     }
 )
 
@@ -64,7 +65,7 @@ def build() -> None:
             skip_button = gr.Button(t("sd_inside_skip_button"), variant="primary")
         with gr.Column(scale=2, min_width=300):
             skip_picture = gr.Image(label=t("sd_inside_skip_picture"), format="png", interactive=False)
-            skip_summary = gr.JSON(visible=False)
+            skip_summary = gr.JSON(label=t("sd_inside_skip_json"), visible=False)
     common.examples(example_images()[::-1], inputs=[skip_image], label=t("sd_inside_examples"), elem_id="inside-skip-examples")
     skip_button.click(
         run_skip_comparison,
