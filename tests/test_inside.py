@@ -108,6 +108,17 @@ def test_skip_comparison_puts_the_two_decoders_side_by_side(family, eliret_image
     assert any(values[with_skips] != values[without] for values in result.detail.values())
 
 
+@pytest.mark.parametrize("shape", [(16, 24), (3, 4000), (4000, 3)])
+def test_skip_comparison_of_an_image_that_is_not_square(shape):
+    """The eliret pair runs at the image's own size: a landscape image or a thin strip gives a picture
+    and finite figures (it once answered with numpy's concatenation message, and NaN for a strip)."""
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    result = inside.skip_comparison(image, "eliret")
+    assert result.picture.ndim == 3 and result.picture.shape[1] > 300
+    figures = [value for values in result.detail.values() for value in values.values()]
+    assert figures and all(np.isfinite(figures)) and any(value > 0 for value in figures)
+
+
 # --------------------------------------------------------------------------- pyramid
 
 

@@ -33,15 +33,22 @@ def _decoder_levels(infos: list[LayerInfo], other: set[str]) -> list[LayerInfo]:
     return chosen
 
 
+def _on_square(tile: np.ndarray, side: int) -> np.ndarray:
+    """An RGB picture at most side×side, centred on a white side×side square."""
+    rows, columns = side - tile.shape[0], side - tile.shape[1]
+    return np.pad(tile, ((rows // 2, rows - rows // 2), (columns // 2, columns - columns // 2), (0, 0)), constant_values=255)
+
+
 def _mosaic(maps: np.ndarray, count: int = 4) -> np.ndarray:
     """The `count` strongest channels of H×W×C in a 2×2 mosaic, each scaled to its own range."""
     order = np.argsort(-maps.reshape(-1, maps.shape[-1]).mean(axis=0), kind="stable")[:count]
     tiles = [colourise(maps[..., channel]) for channel in order]
     while len(tiles) < 4:
         tiles.append(np.full_like(tiles[0], 255))
-    # Enlarged first, so the white line between the four stays thin at any map size.
-    side = max(64, maps.shape[0])
-    tiles = [np.asarray(render.panel(tile, side)) for tile in tiles]
+    # Enlarged first, so the white line between the four stays thin at any map size; a map that is
+    # not square (an image that is not) keeps its shape, centred on a white square.
+    side = max(64, *maps.shape[:2])
+    tiles = [_on_square(np.asarray(render.panel(tile, side)), side) for tile in tiles]
     line = np.full((side, max(1, side // 40), 3), 255, np.uint8)
     top, bottom = np.hstack([tiles[0], line, tiles[1]]), np.hstack([tiles[2], line, tiles[3]])
     return np.vstack([top, np.full((line.shape[1], top.shape[1], 3), 255, np.uint8), bottom])
@@ -78,9 +85,11 @@ class SkipComparison:
 def _detail(maps: np.ndarray) -> float:
     strongest = maps[..., int(np.argmax(maps.reshape(-1, maps.shape[-1]).mean(axis=0)))]
     spread = float(strongest.max() - strongest.min())
-    if spread < 1e-12:
+    # Along each axis with neighbours (a strip one pixel high has none across it).
+    steps = [float(np.abs(np.diff(strongest, axis=axis)).mean()) for axis in (0, 1) if strongest.shape[axis] > 1]
+    if spread < 1e-12 or not steps:
         return 0.0
-    return float((np.abs(np.diff(strongest, axis=0)).mean() + np.abs(np.diff(strongest, axis=1)).mean()) / spread)
+    return sum(steps) / spread
 
 
 def skip_comparison(image, family: str) -> SkipComparison:
