@@ -312,6 +312,19 @@ def eight_by_eight(folder: Path) -> Case:
     return Case(path.name, path, shape=(8, 8), check=check)
 
 
+def strip(height: int, width: int) -> Callable[[Path], Case]:
+    """A grey strip one to a few pixels across: networks that run at the image's own size see maps
+    with a side of 1 (a 3×4000 image once broke the eliret skip comparison)."""
+
+    def build(folder: Path) -> Case:
+        path = folder / f"strip_{height}x{width}.png"
+        Image.fromarray(_rng(height * width).integers(0, 256, (height, width), dtype=np.uint8)).save(path)
+        return Case(path.name, path, shape=(height, width))
+
+    build.__name__ = f"strip_{height}x{width}"
+    return build
+
+
 def over_upload_limit_bmp(folder: Path) -> Case:
     """A valid, incompressible 12 MB BMP: `load()` reads it; the app refuses the upload."""
     path = folder / "noise_12mb.bmp"
@@ -366,6 +379,8 @@ BUILDERS: tuple[Callable[[Path], Case], ...] = (
     exif_orientation(8),
     one_pixel,
     eight_by_eight,
+    strip(3, 4000),
+    strip(4000, 3),
     over_upload_limit_bmp,
     png_named_jpg,
     float_tiff_unit_range,
