@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import app  # noqa: F401  (imports every tab: their STRINGS tables register)
-from segdemo import compare, images, palettes, registry, samples
+from segdemo import compare, images, inside, palettes, registry, samples
 from segdemo.predict import predict
 from ui import class_names_pt, common, i18n, messages
 from ui.tabs import membranes
@@ -85,6 +85,25 @@ def segdemo_errors(tmp_path) -> list[str]:
         lambda: compare.compare(np.zeros((32, 32), np.uint8), []),
         lambda: compare.compare(np.zeros((32, 32), np.uint8), ["fcn"], 0.5, np.zeros((16, 16), np.uint8)),
         lambda: registry.get("no_such_model"),
+        lambda: images.load(np.array([[2.0]], np.float32)),
+        lambda: images.load(np.array([[-1, 2]], np.int16)),
+        lambda: images.load(np.array([[70000]], np.int64)),
+        lambda: images.load(5),
+        # The "Look inside" tab: every check here runs before a model or TensorFlow loads.
+        lambda: inside.building_block([["a", "b"]], "max_pool"),
+        lambda: inside.building_block(np.ones((20, 20)), "max_pool"),
+        lambda: inside.building_block([[np.nan]], "max_pool"),
+        lambda: inside.building_block(np.ones((4, 4)), "conv_stride2", [["x"] * 3] * 3),
+        lambda: inside.building_block(np.ones((4, 4)), "conv_stride2", np.ones((2, 2))),
+        lambda: inside.building_block(np.ones((4, 4)), "conv_stride2", np.ones((3, 3)), "nothing"),
+        lambda: inside.building_block(np.ones((2, 2)), "dilated_conv", padding="valid"),
+        lambda: inside.building_block(np.ones((4, 4)), "fft"),
+        lambda: inside.feature_maps(np.zeros((8, 8)), "pspnet_voc", "conv6"),
+        lambda: inside.skip_comparison(np.zeros((8, 8)), "nowhere"),
+        lambda: inside.pyramid(np.zeros((8, 8)), "unet"),
+        lambda: inside.pyramid(np.zeros((8, 8)), "pspnet_voc", off=(4,)),
+        lambda: inside.receptive_field(np.zeros((8, 8)), "pspnet_voc", point=(2.0, 0.5)),
+        lambda: inside.receptive_field(np.zeros((8, 8)), "unet"),
     ]
     found = []
     for call in calls:

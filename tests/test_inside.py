@@ -81,8 +81,11 @@ def samples_pixels(path):
 
 
 def test_feature_maps_refuse_unknown_layers_and_pspnets(eliret_image):
-    with pytest.raises(ValueError, match="no layer named 'nothing'"):
+    with pytest.raises(ValueError, match="no layer named 'nothing'") as error:
         inside.feature_maps(eliret_image, "unet", "nothing")
+    from ui import messages
+
+    assert messages.translate(str(error.value), "pt").startswith("unet não tem camada chamada 'nothing'; escolha uma de ")
     with pytest.raises(ValueError, match="eliret and membrane"):
         inside.feature_maps(eliret_image, "pspnet_voc", "conv6")
 

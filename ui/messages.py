@@ -44,6 +44,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"Unsupported pixel type (?P<dtype>.+): use uint8, uint16 or floats in \[0, 1\]\.",
         "Tipo de pixel não suportado {dtype}: use uint8, uint16 ou floats em [0, 1].",
     ),
+    (
+        r"Float images must hold values in \[0, 1\]; this one spans \[(?P<low>.+), (?P<high>.+)\]\.",
+        "Imagens de ponto flutuante devem ter valores em [0, 1]; esta vai de {low} a {high}.",
+    ),
+    (r"Integer images must not hold negative values\.", "Imagens de inteiros não podem ter valores negativos."),
+    (
+        r"Integer images must hold values up to 65535 \(8 or 16 bits\)\.",
+        "Imagens de inteiros devem ter valores até 65535 (8 ou 16 bits).",
+    ),
+    (
+        r"Unsupported image type (?P<type>.+): give a file path, a PIL image or a numpy array\.",
+        "Tipo de imagem não suportado {type}: passe o caminho de um arquivo, uma imagem PIL ou um array numpy.",
+    ),
     (r"Choose at least one model to compare\.", "Escolha pelo menos um modelo para comparar."),
     (r"Choose at least one model\.", "Escolha pelo menos um modelo."),
     (
@@ -60,6 +73,51 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"The weights of (?P<title>.+?) are missing: (?P<rest>.+)",
         "Os pesos de {title} não estão neste servidor: {rest}",
+    ),
+    # The "Look inside" tab (segdemo.inside): its building blocks take tables a student edits.
+    (r"The image must be a table of numbers\.", "A imagem deve ser uma tabela de números."),
+    (r"The kernel must be a table of numbers\.", "O núcleo deve ser uma tabela de números."),
+    (
+        r"The image must be a table of numbers with 1 to (?P<max>\d+) rows and columns; got shape (?P<shape>.+)\.",
+        "A imagem deve ser uma tabela de números com 1 a {max} linhas e colunas; recebido o formato {shape}.",
+    ),
+    (
+        r"The kernel must be a table of numbers with 1 to (?P<max>\d+) rows and columns; got shape (?P<shape>.+)\.",
+        "O núcleo deve ser uma tabela de números com 1 a {max} linhas e colunas; recebido o formato {shape}.",
+    ),
+    (r"The image holds a value that is not a number\.", "A imagem contém um valor que não é um número."),
+    (r"The kernel holds a value that is not a number\.", "O núcleo contém um valor que não é um número."),
+    (r"The kernel must be 3×3; got (?P<rows>\d+)×(?P<columns>\d+)\.", "O núcleo deve ser 3×3; recebido {rows}×{columns}."),
+    (
+        r"With 'valid' padding this operation needs an image of at least (?P<side>\d+)×(?P=side)\.",
+        "Com preenchimento 'valid' esta operação precisa de uma imagem de pelo menos {side}×{side}.",
+    ),
+    (r"Unknown operation (?P<name>.+); choose one of (?P<names>.+)\.", "Operação desconhecida {name}; escolha uma de {names}."),
+    (r"Padding is 'same' or 'valid', got (?P<value>.+)\.", "O preenchimento (padding) é 'same' ou 'valid'; recebido {value}."),
+    (
+        r"Feature maps are shown for the eliret and membrane models; (?P<key>.+) is a (?P<family>.+) model\.",
+        "Os mapas de características são mostrados para os modelos eliret e de membranas; {key} é um modelo {family}.",
+    ),
+    (
+        r"(?P<key>\w+) has no layer named (?P<layer>.+); choose one of (?P<names>.+)\.",
+        "{key} não tem camada chamada {layer}; escolha uma de {names}.",
+    ),
+    (r"Unknown pair (?P<pair>.+); choose one of (?P<pairs>.+)\.", "Par desconhecido {pair}; escolha um de {pairs}."),
+    (
+        r"The pyramid's branches are 1, 2, 3 and 6 bins; got (?P<got>.+)\.",
+        "Os ramos da pirâmide têm 1, 2, 3 e 6 divisões (bins); recebido {got}.",
+    ),
+    (
+        r"The pyramid pooling module is PSPNet's; (?P<key>.+) is a (?P<family>.+) model\.",
+        "A pirâmide de pooling é da PSPNet; {key} é um modelo {family}.",
+    ),
+    (
+        r"The dilated ResNet is PSPNet's; (?P<key>.+) is a (?P<family>.+) model\.",
+        "A ResNet dilatada é da PSPNet; {key} é um modelo {family}.",
+    ),
+    (
+        r"The point is \(row, column\) as fractions between 0 and 1; got (?P<point>.+)\.",
+        "O ponto é (linha, coluna) em frações entre 0 e 1; recebido {point}.",
     ),
     (
         r"The membrane dataset is not on this machine (?P<rest>.*)",

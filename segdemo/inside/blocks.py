@@ -48,8 +48,6 @@ def building_block(image, operation: str, kernel=None, padding: str = "same") ->
         ValueError: unknown operation or padding, a table that is not numbers or too large,
             an image too small for a 'valid' operation.
     """
-    import keras
-
     if operation not in OPERATIONS:
         raise ValueError(f"Unknown operation {operation!r}; choose one of {', '.join(OPERATIONS)}.")
     if padding not in ("same", "valid"):
@@ -58,7 +56,13 @@ def building_block(image, operation: str, kernel=None, padding: str = "same") ->
     weights = _as_grid(EXAMPLE_KERNEL if kernel is None else kernel, "kernel", 3)
     if weights.shape != (3, 3):
         raise ValueError(f"The kernel must be 3×3; got {weights.shape[0]}×{weights.shape[1]}.")
+    needed = {"conv_stride2": 3, "dilated_conv": 5, "max_pool": 2}.get(operation, 1)
+    if padding == "valid" and min(pixels.shape) < needed:
+        raise ValueError(f"With 'valid' padding this operation needs an image of at least {needed}×{needed}.")
+    # Every check above runs before TensorFlow is imported: a wrong table is answered at once.
     runtime.import_tensorflow()
+    import keras
+
     kernel4 = weights[:, :, None, None]
     if operation == "conv_stride2":
         layer = keras.layers.Conv2D(1, 3, strides=2, padding=padding, use_bias=False)
@@ -71,9 +75,6 @@ def building_block(image, operation: str, kernel=None, padding: str = "same") ->
     else:
         layer = keras.layers.UpSampling2D(2, interpolation=operation.split("_")[1])
     batch = pixels[None, :, :, None]
-    needed = {"conv_stride2": 3, "dilated_conv": 5, "max_pool": 2}.get(operation, 1)
-    if padding == "valid" and min(pixels.shape) < needed:
-        raise ValueError(f"With 'valid' padding this operation needs an image of at least {needed}×{needed}.")
     layer.build(batch.shape)
     if layer.weights:
         layer.set_weights([kernel4])
