@@ -341,6 +341,21 @@ def test_building_block_refuses_bad_tables():
     assert output.shape == (8, 8) and picture.shape[2] == 3
 
 
+@pytest.mark.parametrize(
+    ("image", "kernel", "named"), [(None, KERNEL, "image"), (IMAGE, None, "kernel"), (IMAGE, [["a"] * 3] * 3, "kernel")]
+)
+def test_the_playground_names_the_table_that_is_wrong(image, kernel, named):
+    """The tab's handler says which table (the image or the kernel) holds something that is not numbers."""
+    import gradio as gr
+
+    from ui.tabs.inside import blocks
+
+    values = lambda table: None if table is None else {"data": np.asarray(table).tolist()}  # noqa: E731
+    with pytest.raises(gr.Error) as error:
+        blocks.run_building_block(values(image), values(kernel), "conv_stride2", "same", None)
+    assert error.value.message == f"The {named} must be a table of numbers."
+
+
 # --------------------------------------------------------------------------- model cards
 
 

@@ -52,15 +52,18 @@ def run_building_block(image, kernel, operation, padding, request: gr.Request):
     """API `/building_block`: (image table, 3×3 kernel table, operation, padding) → picture, output table."""
     language = i18n.language(request)
     with common.user_errors(language):
-        picture, output = inside.building_block_picture(_table_values(image), operation, _table_values(kernel), padding)
+        picture, output = inside.building_block_picture(
+            _table_values(image, "image"), operation, _table_values(kernel, "kernel"), padding
+        )
     rounded = np.round(output, 3)
     return common.png_file(picture), {"headers": [str(index) for index in range(rounded.shape[1])], "data": rounded.tolist()}
 
 
-def _table_values(value):
-    """A Dataframe's value (a dict with "data", a pandas frame or rows) as rows of numbers."""
+def _table_values(value, what: str):
+    """A Dataframe's value (a dict with "data", a pandas frame or rows) as rows of numbers; `what`
+    ("image" or "kernel") names the table in the message, as `segdemo.inside.blocks` does."""
     if value is None:
-        raise ValueError("The image must be a table of numbers.")
+        raise ValueError(f"The {what} must be a table of numbers.")
     if isinstance(value, dict):
         value = value.get("data", [])
     if hasattr(value, "to_numpy"):
@@ -68,7 +71,7 @@ def _table_values(value):
     try:
         return np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError):
-        raise ValueError("The image must be a table of numbers.") from None
+        raise ValueError(f"The {what} must be a table of numbers.") from None
 
 
 def build() -> None:
