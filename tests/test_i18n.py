@@ -123,6 +123,17 @@ def test_segdemo_messages_are_translated(tmp_path):
     )
 
 
+def test_each_tab_is_numbered_by_its_place_in_the_order():
+    """The tab names carry their number ("8 · API"), and each module's first line says "Tab 8:":
+    both must follow ui.tabs.ORDER when a tab is added or moved."""
+    from ui.tabs import ORDER
+
+    for number, module in enumerate(ORDER, start=1):
+        english, portuguese = module.STRINGS[module.TITLE_KEY]
+        assert english.startswith(f"{number} · ") and portuguese.startswith(f"{number} · "), module.__name__
+        assert module.__doc__.startswith(f"Tab {number}:"), module.__name__
+
+
 def test_a_message_without_translation_is_shown_as_it_is():
     assert messages.translate("Something new went wrong.", "pt") == "Something new went wrong."
 

@@ -1,4 +1,4 @@
-"""Tab 6: one model on one image, which is also the `/predict` API endpoint, with an example."""
+"""Tab 8: one model on one image, which is also the `/predict` API endpoint, with an example."""
 
 from __future__ import annotations
 
