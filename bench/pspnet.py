@@ -22,19 +22,6 @@ import numpy as np
 KEYS = ("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes")
 
 
-def multiply_adds(model) -> int:
-    """Multiply-accumulates of the convolutions (they dominate PSPNet's cost)."""
-    import keras
-
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
-            height, width, out_channels = layer.output.shape[1:]
-            kernel_height, kernel_width, in_channels, _ = layer.kernel.shape
-            total += height * width * out_channels * kernel_height * kernel_width * in_channels
-    return int(total)
-
-
 def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
     """The machine's float32 matmul rate through TensorFlow (the same kernels' library)."""
     import tensorflow as tf
@@ -54,6 +41,7 @@ def measure(key: str, repeats: int) -> dict:
     import tensorflow as tf
 
     from segdemo import architectures, registry, runtime, weights
+    from segdemo.inside import multiply_adds
 
     spec = registry.get(key)
     if weights.available(spec):
