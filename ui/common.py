@@ -223,8 +223,3 @@ def show_after(event, component: gr.components.Component) -> None:
     """Makes `component` visible once `event` succeeded (tables start hidden: their headers are
     written in the page's language only when the first result arrives)."""
     event.success(lambda: gr.update(visible=True), None, component, api_visibility="private", queue=False)
-
-
-def pipeline_names(spec: registry.ModelSpec) -> list[str]:
-    """The names of a model's pre/postprocessing pipelines, the default first."""
-    return list(spec.pipeline_names)

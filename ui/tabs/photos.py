@@ -404,7 +404,7 @@ def build() -> None:
                 )
                 with gr.Accordion(t("sd_cmp_about_models"), open=False):
                     common.model_descriptions(pspnet_keys)
-                pipelines = common.pipeline_names(registry.get(pspnet_keys[0])) if pspnet_keys else ["original"]
+                pipelines = list(registry.get(pspnet_keys[0]).pipeline_names) if pspnet_keys else ["original"]
                 pipeline = gr.Radio(pipelines, value=pipelines[0], label=t("sd_photos_pipeline"))
                 gr.Markdown(t("sd_photos_pipeline_note"))
                 threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label=t("sd_photos_threshold"))
