@@ -97,7 +97,7 @@ def skip_comparison(image, family: str) -> SkipComparison:
 
     Args:
         image: a path, PIL image or array.
-        family: "membrane" (membrane_unet vs membrane_noskip) or "eliret" (fcn vs fcn_skip).
+        family: "membrane" (membrane_unet vs membrane_noskip) or "eliret" (fcn_skip vs fcn): the network with skips first, as in `SKIP_PAIRS`.
 
     Raises:
         ValueError: unknown family, bad image, missing weights.
