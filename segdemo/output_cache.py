@@ -4,22 +4,21 @@ Entries are keyed by (image content digest, model, pipeline, precision, the mode
 network and the postprocessing stage gave for that image: the raw output (`LoadedModel.raw`)
 and the dense maps at the image's resolution (`segdemo.pipelines.Dense`). A new threshold,
 opacity or class highlight only re-renders them. The cache is bounded by bytes
-(SEGDEMO_OUTPUT_CACHE_MB, default 512); the least recently used entries leave first.
+(SEGDEMO_OUTPUT_CACHE_MB, read with the other settings by `segdemo.settings`, default 512); the
+least recently used entries leave first.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
+from segdemo import settings
 from segdemo.pipelines import Dense, Prepared
-
-DEFAULT_BUDGET_MB = 512
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,12 @@ def image_digest(pixels: np.ndarray) -> str:
 
 
 def budget_bytes() -> int:
-    value = os.environ.get("SEGDEMO_OUTPUT_CACHE_MB", "")
-    if value == "":
-        return DEFAULT_BUDGET_MB * 2**20
-    if not value.isdigit():
-        raise ValueError(f"SEGDEMO_OUTPUT_CACHE_MB must be a whole number of megabytes, got {value!r}.")
-    return int(value) * 2**20
+    """The cache's size limit in bytes, from the settings (SEGDEMO_OUTPUT_CACHE_MB).
+
+    Raises:
+        SettingsError: SEGDEMO_OUTPUT_CACHE_MB (or another setting) holds a value the app cannot use.
+    """
+    return settings.get().output_cache_mb * 2**20
 
 
 class OutputCache:

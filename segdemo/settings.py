@@ -11,6 +11,7 @@
 | HF_HUB_OFFLINE | huggingface_hub's own offline switch; it means the same here | off |
 | SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
 | SEGDEMO_PRECISION | "exact" (float32) or "fast" (bfloat16 PSPNets; only on CPUs with native bfloat16) | exact (see FAST_BY_DEFAULT) |
+| SEGDEMO_OUTPUT_CACHE_MB | megabytes of network outputs kept for re-rendering (`segdemo.output_cache`), a whole number >= 0 | 512 |
 
 `get()` parses the environment once and returns the same frozen object until one of these
 variables changes (tests change them between cases); a bad value raises `SettingsError`, a
@@ -29,6 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_WEIGHTS = PROJECT_ROOT / "weights"
 DEFAULT_MAX_MODELS = 6
 DEFAULT_QUEUE_SIZE = 64
+DEFAULT_OUTPUT_CACHE_MB = 512
 VARIABLES = (
     "SEGDEMO_DATA_DIR",
     "SEGDEMO_CACHE_DIR",
@@ -40,6 +42,7 @@ VARIABLES = (
     "SEGDEMO_HF_REPO",
     "SEGDEMO_HF_REVISION",
     "SEGDEMO_PRECISION",
+    "SEGDEMO_OUTPUT_CACHE_MB",
 )
 PRECISIONS = ("exact", "fast")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -72,6 +75,7 @@ class Settings:
         hf_repo: the Hub repository named by SEGDEMO_HF_REPO, or None (then the manifest's).
         hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
         precision: "exact" (float32 everywhere) or "fast" (the PSPNets compute in bfloat16).
+        output_cache_mb: megabytes of network outputs kept for re-rendering (0: none kept).
     """
 
     data_dir: Path | None
@@ -83,6 +87,7 @@ class Settings:
     hf_repo: str | None
     hf_revision: str | None
     precision: str = "exact"
+    output_cache_mb: int = DEFAULT_OUTPUT_CACHE_MB
 
     @property
     def weights_dir(self) -> Path:
@@ -101,6 +106,15 @@ def _positive_int(environ, name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{name}={value} is too small; use an integer of at least 1 (default {default}).")
     return value
+
+
+def _whole_number(environ, name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise SettingsError(f"{name}={text!r} is not a whole number; use an integer of at least 0 (default {default}).")
+    return int(text)
 
 
 def _switch(environ, name: str) -> bool:
@@ -189,6 +203,7 @@ def from_environ(environ=None, flags: frozenset[str] | None = None) -> Settings:
         hf_repo=hf_repo,
         hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
         precision=_precision(environ, flags),
+        output_cache_mb=_whole_number(environ, "SEGDEMO_OUTPUT_CACHE_MB", DEFAULT_OUTPUT_CACHE_MB),
     )
 
 

@@ -86,7 +86,7 @@ def test_output_cache_is_bounded_by_bytes_least_recently_used_first():
 
 def test_output_cache_budget_setting(monkeypatch):
     monkeypatch.setenv("SEGDEMO_OUTPUT_CACHE_MB", "lots")
-    with pytest.raises(ValueError, match="SEGDEMO_OUTPUT_CACHE_MB"):
+    with pytest.raises(ValueError, match="SEGDEMO_OUTPUT_CACHE_MB='lots' is not a whole number"):
         output_cache.budget_bytes()
     monkeypatch.setenv("SEGDEMO_OUTPUT_CACHE_MB", "2")
     assert output_cache.budget_bytes() == 2 * 2**20

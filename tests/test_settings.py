@@ -20,6 +20,8 @@ def test_defaults_and_values(tmp_path):
     assert defaults.weights_dirs == (settings.REPOSITORY_WEIGHTS,) and defaults.weights_dir == settings.REPOSITORY_WEIGHTS
     assert (defaults.max_models, defaults.queue_size, defaults.offline) == (6, 64, False)
     assert (defaults.hf_repo, defaults.hf_revision) == (None, None)
+    assert defaults.output_cache_mb == 512
+    assert settings.from_environ({"SEGDEMO_OUTPUT_CACHE_MB": " 0 "}).output_cache_mb == 0  # nothing kept
     first, second = tmp_path / "a", tmp_path / "b"
     chosen = settings.from_environ(
         {
@@ -53,6 +55,7 @@ def test_defaults_and_values(tmp_path):
         ("HF_HUB_OFFLINE", "2", "HF_HUB_OFFLINE='2' is not a switch"),
         ("SEGDEMO_HF_REPO", "no-owner", "SEGDEMO_HF_REPO='no-owner' is not a Hub repository id"),
         ("SEGDEMO_DATA_DIR", "/no/such/folder", "SEGDEMO_DATA_DIR='/no/such/folder' is not a folder"),
+        ("SEGDEMO_OUTPUT_CACHE_MB", "-5", "SEGDEMO_OUTPUT_CACHE_MB='-5' is not a whole number"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, message):
