@@ -13,7 +13,7 @@ export SEGDEMO_DATA_DIR ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # The runtime requirements: `make run REQUIREMENTS=requirements-gpu.txt` installs TensorFlow with
-# CUDA instead of the CPU build (same version, same code path; see README "GPU").
+# CUDA instead of the CPU build (same version, same code path; see docs/measurements.md, "Precision and GPU").
 REQUIREMENTS ?= requirements.txt
 RUNTIME_STAMP := $(VENV)/.runtime-installed-$(basename $(notdir $(REQUIREMENTS)))
 export GRADIO_ANALYTICS_ENABLED ?= False

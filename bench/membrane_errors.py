@@ -1,5 +1,5 @@
 """Where the membrane models go wrong on the validation slices, and how firm the labels are at
-the network's 128×128: the figures behind the README's "The 0.93 target is not reached".
+the network's 128×128: the figures behind "The 0.93 target is not reached" in docs/training.md.
 
 Prints, per model, validation pixel accuracy (overall and per slice) at the network's size and
 at 512×512 (scores resized back, as `predict()` does), the share of pixels that touch a class
