@@ -56,6 +56,7 @@ def test_a_whole_model_file_saved_by_keras_loads(tmp_path):
     np.testing.assert_allclose(target(np.ones((1, 8, 8, 3))), source(np.ones((1, 8, 8, 3))), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_pspnet_weights_file_written_by_keras_loads(tmp_path, pspnet_pair):
     source, target = pspnet_pair
     target.set_weights([np.zeros_like(array) for array in target.get_weights()])
@@ -111,6 +112,7 @@ def test_a_file_built_by_hand_from_the_published_layout_loads(tmp_path):
     np.testing.assert_array_equal(model.get_layer("conv6").bias, bias)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["weights_only", "model_weights"])
 def test_keras_reads_what_the_test_writer_writes(tmp_path, pspnet_pair, layout):
     source, target = pspnet_pair

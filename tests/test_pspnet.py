@@ -21,6 +21,8 @@ from segdemo.pipelines import pspnet_pipelines
 from tests.legacy_h5_writer import write_legacy_weights, write_name_list
 from tests.model_helpers import assert_same_weights, randomise
 
+pytestmark = pytest.mark.slow  # full-size PSPNet-50 and -101 builds (cached across the module)
+
 # (layers, classes, input size) of the three published networks, and their facts.
 ADE50 = (50, 150, 473)
 VOC101 = (101, 21, 473)

@@ -10,6 +10,8 @@ import segdemo
 from segdemo import registry, render, runtime, weights
 from tests.legacy_h5_writer import write_random_published
 
+pytestmark = pytest.mark.slow  # a full-size PSPNet-50 is written, converted and run
+
 KEY = "pspnet_ade20k"  # PSPNet-50: the cheapest of the three to build and run
 
 
