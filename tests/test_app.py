@@ -14,6 +14,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.slow  # the app server: 50 s of make test-fast's 320 s under load
+
 
 @pytest.fixture(scope="module")
 def app_url(data_dir, default_app):
@@ -105,7 +107,6 @@ def test_photo_tab_explains_missing_pspnet_weights(client, tmp_path):
     assert "pspnet101_voc2012.h5" in table["data"][0][2]
 
 
-@pytest.mark.slow
 @pytest.mark.own_app
 def test_augmentation_preview_right_after_start(tmp_path):
     """The preview imports TensorFlow while the start-up warm-up is importing it too (two
