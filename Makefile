@@ -35,9 +35,10 @@ $(VENV)/.dev-installed: requirements-dev.txt $(RUNTIME_STAMP)
 run: $(RUNTIME_STAMP)
 	$(BIN)/python app.py
 
-# The whole suite, the real-browser test included: Playwright for Python drives Debian's
+# The whole suite, the real-browser tests included: Playwright for Python drives Debian's
 # chromium (installed here when missing; no browser download). Without root to install it,
-# the browser test reports itself as skipped.
+# the browser tests report themselves as skipped; in CI (CI=true) that is an error instead,
+# here and in the tests (tests/prerequisites.py), as is a missing data folder.
 test: $(VENV)/.browser-installed chromium lint
 	$(BIN)/python -m pytest
 
@@ -60,7 +61,11 @@ $(VENV)/.browser-installed: requirements-browser.txt $(VENV)/.dev-installed
 
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
-		(apt-get update -qq && apt-get install -y -qq chromium) || echo "could not install chromium: the browser test will be skipped"; \
+		(apt-get update -qq && apt-get install -y -qq chromium) || { \
+			case "$${CI:-}" in \
+				1|true|TRUE|True|yes) echo "could not install chromium (CI=true: the browser tests must run)"; exit 1;; \
+				*) echo "could not install chromium: the browser tests will be skipped";; \
+			esac; }; \
 	fi
 
 bench: $(VENV)/.dev-installed

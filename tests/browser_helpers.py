@@ -1,5 +1,6 @@
 """What the browser tests share: Debian's Chromium driven by Playwright (never a downloaded
-browser), finding Gradio blocks by their label, waiting for result images, screenshots."""
+browser; the session's one instance is conftest's `browser` fixture), a fresh context per page,
+finding Gradio blocks by their label, waiting for result images, screenshots."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from prerequisites import require_module
+
+require_module("playwright.sync_api")
+from playwright.sync_api import Browser, Locator, Page, expect  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,44 +30,55 @@ CHROMIUM_ARGS = [
 ]
 RESULT_TIMEOUT_S = 180  # the first comparison loads TensorFlow and the models on a busy 2-core machine
 
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian's chromium is not installed (make test-browser installs it)"
-)
-
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
 
 
 @contextlib.contextmanager
-def opened_page(url: str, **context_options):
-    """A page of a fresh Chromium at `url` (context options: viewport, locale, ...), closed afterwards."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_context(**context_options).new_page()
-            page.goto(url)
-            yield page
-        finally:
-            browser.close()
+def opened_page(browser: Browser, url: str, **context_options):
+    """A page at `url` in a new context of `browser` (its own cookies and storage), closed afterwards.
+
+    Args:
+        browser: the session's Chromium (conftest's `browser` fixture).
+        url: the page to open.
+        context_options: Playwright's context options (viewport, locale, accept_downloads, ...).
+    """
+    context = browser.new_context(**context_options)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        yield page
+    finally:
+        context.close()
+
+
+def block_around(element: Locator) -> Locator:
+    """The Gradio block (component) that holds `element`."""
+    return element.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
 
 
 def block_of(scope: Page | Locator, label: str) -> Locator:
     """The Gradio component whose label reads exactly `label`."""
-    label_element = scope.get_by_test_id("block-label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
-    return label_element.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    return block_around(scope.get_by_test_id("block-label").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
 
 
 def error_toasts(page: Page) -> list[str]:
     return [text.replace("\n", " ") for text in page.get_by_test_id("toast-body").all_inner_texts()]
 
 
-def wait_for_image(page: Page, image: Locator, previous_src: str | None = None) -> str:
+def wait_for_image(page: Page, image: Locator, previous_src: str | None = None, timeout_s: float = RESULT_TIMEOUT_S) -> str:
     """Waits for `image` to show a (new, when `previous_src` is given) picture; returns its src.
 
     Fails at once, with the app's message, when the app shows an error instead.
+
+    Args:
+        page: the page that shows `image` (and the app's error toasts).
+        image: the result image.
+        previous_src: the src it showed before the request, if any.
+        timeout_s: how long to wait for the picture.
     """
-    deadline = time.monotonic() + RESULT_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         src = image.get_attribute("src") if image.count() else None
         if src and src != previous_src:

@@ -1,5 +1,12 @@
 """Shared fixtures. Tests use the course's data beside the checkout (SEGDEMO_DATA_DIR, set by
-the Makefile) and never touch the user's download cache."""
+the Makefile) and never touch the user's download cache.
+
+The app servers and the browser are started once per session and shared (starting the app costs
+10-30 s of a 2-core machine, Chromium a few seconds): `default_app` is the default app, `pspnet_app` the
+app with random-weight PSPNets in the published layout, `browser` one headless Chromium in which
+each test opens its own context. A test that needs a setting these cannot have starts its own
+app and is marked `own_app`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import os
 from pathlib import Path
 
 import pytest
+from app_server import SEEDED_PSPNET_SEED, SEEDED_PSPNETS, AppDidNotStart, running_app
+from prerequisites import missing, require_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -26,7 +35,7 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 def data_dir() -> Path:
     value = os.environ.get("SEGDEMO_DATA_DIR")
     if not value or not (Path(value) / "eliret" / "treino.csv").exists():
-        pytest.skip("the course's data is not available (set SEGDEMO_DATA_DIR)")
+        missing("the course's data is not available (set SEGDEMO_DATA_DIR)")
     return Path(value)
 
 
@@ -38,3 +47,62 @@ def eliret_dir(data_dir) -> Path:
 @pytest.fixture(scope="session")
 def membrane_dir(data_dir) -> Path:
     return data_dir / "membrane"
+
+
+def _serve(log: Path, env: dict[str, str]):
+    """Runs the app until the session ends; a start that fails fails the tests that need it."""
+    try:
+        with running_app(log, env=env) as running:
+            yield running
+    except AppDidNotStart as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def default_app(tmp_path_factory):
+    """The app as `make run` starts it (offline, its own empty cache), shared by the session.
+
+    Tests may train on it (the Train tab) and fill its output cache: each one sends its own
+    photos, and a training started by a test ends before that test does.
+    """
+    folder = tmp_path_factory.mktemp("app")
+    yield from _serve(folder / "app.log", {"SEGDEMO_CACHE_DIR": str(folder / "cache")})
+
+
+@pytest.fixture(scope="session")
+def pspnet_app(tmp_path_factory):
+    """The app with the PSPNets of SEEDED_PSPNETS, random weights written in the published layout
+    (the published files cannot be downloaded here; a random network costs the same time)."""
+    from tests.legacy_h5_writer import write_random_published
+
+    folder = tmp_path_factory.mktemp("pspnet-app")
+    published = folder / "published"
+    published.mkdir()
+    for key in SEEDED_PSPNETS:
+        write_random_published(published, key, seed=SEEDED_PSPNET_SEED)
+    env = {
+        "SEGDEMO_WEIGHTS_DIR": str(published),
+        "SEGDEMO_CACHE_DIR": str(folder / "cache"),
+        # Gradio's example cache of this random-weight app stays out of the checkout's .gradio/.
+        "GRADIO_EXAMPLES_CACHE": str(folder / "examples"),
+    }
+    yield from _serve(folder / "app.log", env)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session; tests open their own context in it
+    (browser_helpers.opened_page), so cookies, storage and locale never leak between them."""
+    require_module("playwright.sync_api")
+    from browser_helpers import CHROMIUM, launch
+
+    if not CHROMIUM.exists():
+        missing("Debian's chromium is not installed (make test-browser installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -8,20 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_server import AppDidNotStart, running_app
+from app_server import running_app
 from gradio_client import Client, handle_file
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.slow  # the app server: 50 s of make test-fast's 320 s under load
+
 
 @pytest.fixture(scope="module")
-def app_url(data_dir, tmp_path_factory):
-    try:
-        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
-            yield app.url
-    except AppDidNotStart as error:
-        pytest.fail(str(error))
+def app_url(data_dir, default_app):
+    """The session's shared default app (conftest)."""
+    return default_app.url
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +144,11 @@ def test_photo_tab_explains_missing_pspnet_weights(client, tmp_path):
     assert "pspnet101_voc2012.h5" in table["data"][0][2]
 
 
+@pytest.mark.own_app
 def test_augmentation_preview_right_after_start(tmp_path):
     """The preview imports TensorFlow while the start-up warm-up is importing it too (two
-    threads importing TensorFlow at once once broke the app's first request)."""
+    threads importing TensorFlow at once once broke the app's first request): it needs an app
+    that has just started, not the shared one."""
     with running_app(tmp_path / "app.log") as app:
         figure_path, next_seed = Client(app.url, verbose=False).predict("eliret", 3, api_name="/augmentation_preview")
         assert "Traceback" not in app.log_tail(20000)

@@ -31,7 +31,7 @@ PRESETS = ("eliret", "membrane")
 # Example groups the UI must offer (examples/index.json); the training pairs serve only the preview.
 SHOWN_GROUPS = ("lecture_test", "large", "membrane_labelled", "membrane_unlabelled", "photos")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_app]  # a fresh clone, its own environment
 
 # Loaded by Python at start-up in the app's process: only loopback connections get through,
 # and each refused attempt is written to a log that the test reads.

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_server import running_app
+from browser_helpers import block_of, opened_page, save_screenshot, wait_for_image
 from PIL import Image
+from playwright.sync_api import Locator, Page, expect
+from prerequisites import missing
 
-pytest.importorskip("playwright")
-from browser_helpers import block_of, needs_chromium, opened_page, save_screenshot, wait_for_image  # noqa: E402
-from playwright.sync_api import Locator, Page, expect  # noqa: E402
-
-from segdemo import registry, weights  # noqa: E402
-from ui.tabs import fcn_unet  # noqa: E402
+from segdemo import registry, weights
+from ui.tabs import fcn_unet
 
 # The page in English (the browser's locale): the texts of ui.tabs.fcn_unet and ui.comparison.
 TAB = "1 · FCN vs U-Net"
@@ -30,14 +28,14 @@ TRUTH_LABEL = "Ground-truth mask (optional)"
 EXAMPLES = "#compare-examples"
 MODELS_TO_COMPARE = 2
 
-pytestmark = [pytest.mark.slow, needs_chromium]
+pytestmark = pytest.mark.slow
 
 
 def models_with_weights() -> list[str]:
     """Titles of up to two of the tab's models whose trained weights are on this machine."""
     keys = [key for key in fcn_unet.MODELS if weights.local_path(registry.REGISTRY[key]).exists()]
     if not keys:
-        pytest.skip("no trained eliret weights in weights/")
+        missing("no trained eliret weights in weights/")
     return [registry.REGISTRY[key].title for key in keys[:MODELS_TO_COMPARE]]
 
 
@@ -66,15 +64,9 @@ def choose_models(page: Page, titles: list[str]) -> None:
     expect(models.get_by_role("checkbox", checked=True)).to_have_count(len(titles))
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
-        yield app.url
-
-
 @pytest.fixture()
-def page(app_url):
-    with opened_page(app_url, locale="en-US", viewport={"width": 1400, "height": 1000}) as page:
+def page(browser, default_app):
+    with opened_page(browser, default_app.url, locale="en-US", viewport={"width": 1400, "height": 1000}) as page:
         yield page
 
 

@@ -10,57 +10,32 @@ from __future__ import annotations
 
 import os
 import re
-import time
+from functools import partial
 from pathlib import Path
 
+import browser_helpers
 import pytest
-from app_server import running_app
+from browser_helpers import block_of, opened_page
+from playwright.sync_api import Page, expect
 
-pytest.importorskip("playwright")
-from browser_helpers import block_of, needs_chromium, opened_page  # noqa: E402
-from playwright.sync_api import Locator, Page, expect  # noqa: E402
-
-from ui.tabs import inside as inside_tab  # noqa: E402
+from ui.tabs import inside as inside_tab
 
 RESULT_TIMEOUT_S = 300  # the pyramid converts and loads a 46-million-parameter network first
-PSPNET = "pspnet_ade20k"
 
-pytestmark = [
-    pytest.mark.slow,
-    needs_chromium,
-]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    from tests.legacy_h5_writer import write_random_published
-
-    folder = tmp_path_factory.mktemp("published")
-    write_random_published(folder, PSPNET, seed=0)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
-        patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
-            yield app.url
+pytestmark = pytest.mark.slow
+wait_for_image = partial(browser_helpers.wait_for_image, timeout_s=RESULT_TIMEOUT_S)
 
 
 @pytest.fixture()
-def page(app_url):
-    with opened_page(app_url + "?lang=en", viewport={"width": 1280, "height": 1000}) as page:
+def app_url(pspnet_app):
+    """The shared app with random-weight PSPNets (conftest), PSPNet-50 (ADE20K) among them."""
+    return pspnet_app.url
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    with opened_page(browser, app_url + "?lang=en", viewport={"width": 1280, "height": 1000}) as page:
         yield page
-
-
-def wait_for_image(page: Page, image: Locator) -> None:
-    """Waits until `image` shows a decoded picture; fails with the app's message on an error."""
-    deadline = time.monotonic() + RESULT_TIMEOUT_S
-    while not (image.count() and image.get_attribute("src")):
-        toasts = page.get_by_test_id("toast-body").all_inner_texts()
-        if toasts or time.monotonic() > deadline:
-            pytest.fail(f"no result image; the page shows: {toasts or 'nothing'}")
-        page.wait_for_timeout(250)
-    expect(image).to_be_visible()
-    image.evaluate("img => img.decode()")
-    assert image.evaluate("img => img.naturalWidth") > 0
 
 
 def panel_screenshot(page: Page, element_id: str, name: str) -> None:
@@ -112,8 +87,8 @@ def test_each_part_of_the_tab_renders(page):
     expect(page.get_by_role("cell", name="multiply-adds")).to_be_visible()
 
 
-def test_the_tab_speaks_portuguese(app_url):
-    with opened_page(app_url + "?lang=pt-BR", viewport={"width": 1280, "height": 1000}, locale="pt-BR") as page:
+def test_the_tab_speaks_portuguese(browser, app_url):
+    with opened_page(browser, app_url + "?lang=pt-BR", viewport={"width": 1280, "height": 1000}, locale="pt-BR") as page:
         page.get_by_role("tab", name=inside_tab.STRINGS[inside_tab.TITLE_KEY][1]).click()
         for name in ("Mapas de características", "Pirâmide de pooling", "Blocos básicos", "Fichas dos modelos"):
             expect(page.get_by_role("tab", name=name)).to_be_visible()

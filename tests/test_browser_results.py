@@ -20,42 +20,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_server import running_app
+from app_server import SEEDED_PSPNETS as PSPNETS
+from browser_helpers import block_around, block_of, opened_page
 from PIL import Image
-
-pytest.importorskip("playwright")
-from browser_helpers import needs_chromium, opened_page  # noqa: E402
 from playwright.sync_api import Page, expect
 
 from segdemo import registry
-from tests.legacy_h5_writer import write_random_published
 
-PSPNETS = ("pspnet_voc", "pspnet_ade20k")
 RESULT_TIMEOUT_MS = 600_000  # two full-size PSPNets load and run on a busy 2-core CPU
 
-pytestmark = [
-    pytest.mark.slow,
-    needs_chromium,
-]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("published")
-    for key in PSPNETS:
-        write_random_published(folder, key, seed=1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
-        patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        # Gradio's example cache of this random-weight app stays out of the checkout's .gradio/.
-        patch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("examples")))
-        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
-            yield app.url
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
-def page(app_url):
-    with opened_page(app_url, viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True) as page:
+def app_url(pspnet_app):
+    """The shared app with the random-weight PSPNets (conftest)."""
+    return pspnet_app.url
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    with opened_page(browser, app_url, viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True) as page:
         yield page
 
 
@@ -93,10 +78,7 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
     page.get_by_role("tab", name="4 · PSPNet on photos").click()
     photo = street_photo(tmp_path / "street.png")
     # The photo tab's upload: the file input inside the block labelled "Your photo".
-    block = page.get_by_test_id("block-label").filter(has_text=re.compile(r"^\s*Your photo\s*$"))
-    block.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]").locator(
-        "input[type=file]"
-    ).set_input_files(str(photo))
+    block_of(page, "Your photo").locator("input[type=file]").set_input_files(str(photo))
     models = page.get_by_role("group").filter(has=page.get_by_role("checkbox", name=registry.get("pspnet_voc").title, exact=True))
     for key in PSPNETS:
         models.get_by_role("checkbox", name=registry.get(key).title, exact=True).check()
@@ -112,13 +94,16 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
     assert re.search(r"\d+\.\d % · conf\. 0\.\d\d", first_entry), first_entry
     screenshot(page, "results_photos.png", tmp_path, page.locator("#sd-photos-results"))
 
-    # A legend click highlights that class: its mask stays, the others fade out.
-    legend_items(page, "pspnet_ade20k").nth(0).click()
+    # A legend click highlights that class: its mask stays, the others fade out. One mask per
+    # legend entry; the street photo gets several classes, so there is another mask to fade.
+    entries = legend_items(page, "pspnet_ade20k").count()
+    assert entries >= 2, f"the ADE20K view lists {entries} class(es): no other mask to fade"
     masks = page.locator("#sd-view-pspnet_ade20k img.mask")
+    expect(masks).to_have_count(entries)
+    legend_items(page, "pspnet_ade20k").nth(0).click()
     expect(masks.nth(0)).to_have_class(re.compile(r"\bactive\b"))
-    if masks.count() > 1:
-        expect(masks.nth(1)).to_have_class(re.compile(r"\binactive\b"))
-        expect(masks.nth(1)).to_have_css("opacity", "0")  # faded out (after a 0.2 s transition)
+    expect(masks.nth(1)).to_have_class(re.compile(r"\binactive\b"))
+    expect(masks.nth(1)).to_have_css("opacity", "0")  # faded out (after a 0.2 s transition)
 
     # A threshold move re-renders from the cache: no new network run.
     before = output_cache(app_url)
@@ -149,8 +134,7 @@ def test_two_pspnets_side_by_side_highlight_rerender_and_download(page, app_url,
 def test_error_map_with_a_ground_truth(page, tmp_path):
     page.get_by_role("tab", name="1 · FCN vs U-Net").click()
     page.locator("#compare-examples img").first.click()  # an eliret test image and its mask
-    truth = page.get_by_test_id("block-label").filter(has_text=re.compile(r"^\s*Ground-truth mask \(optional\)\s*$"))
-    truth_block = truth.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    truth_block = block_of(page, "Ground-truth mask (optional)")
     expect(truth_block.locator("img").first).to_have_attribute("src", re.compile(r"\S"), timeout=30_000)
     page.get_by_role("button", name="Compare", exact=True).first.click()
     maps = page.locator(".sd-maps").first
@@ -182,9 +166,8 @@ def test_a_photo_example_is_computed_once(page, app_url):
     (the side-by-side views): the first click on an example runs the network once; clicking it
     again later runs none."""
     page.get_by_role("tab", name="4 · PSPNet on photos").click()
-    label = page.get_by_text("Photos for Pascal VOC 2012 (people, animals)", exact=True)
-    block = label.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
-    thumbnails = block.locator("img")
+    # An examples table's label is not a block label: the block around its text.
+    thumbnails = block_around(page.get_by_text("Photos for Pascal VOC 2012 (people, animals)", exact=True)).locator("img")
     start = output_cache(app_url)
     thumbnails.nth(0).click()
     first = wait_for_cache(app_url, page, lambda state: state["misses"] == start["misses"] + 1 and state["hits"] > start["hits"])

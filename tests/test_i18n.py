@@ -8,6 +8,7 @@ import string
 
 import numpy as np
 import pytest
+from prerequisites import missing
 
 import app  # noqa: F401  (imports every tab: their STRINGS tables register)
 from segdemo import compare, images, inside, palettes, registry, samples
@@ -183,7 +184,7 @@ def test_membrane_threshold_works_as_the_lectures_qp():
     from segdemo import weights as weight_files
 
     if not weight_files.local_path(weights).exists():
-        pytest.skip("membrane_unet weights are not in weights/")
+        missing("membrane_unet weights are not in weights/")
     slice_path = samples.membrane_labelled()[0].image
     interior = {}
     for threshold in (0.3, 0.5, 0.7):
@@ -205,6 +206,7 @@ def test_no_key_is_left_in_the_figure_captions():
 
 
 @pytest.mark.slow
+@pytest.mark.own_app
 def test_the_language_script_reaches_the_page_with_the_spaces_ssr_setting(tmp_path):
     """Spaces run Gradio with GRADIO_SSR_MODE=true: a Node server would render the page, without
     the script that applies ?lang= and the language buttons before Gradio starts."""

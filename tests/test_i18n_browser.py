@@ -15,16 +15,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from app_server import running_app
+from browser_helpers import block_of, error_toasts, save_screenshot, wait_for_image
+from playwright.sync_api import Page, expect
+from prerequisites import missing
 
-pytest.importorskip("playwright")
-from browser_helpers import block_of, error_toasts, launch, needs_chromium, save_screenshot, wait_for_image  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
-import app  # noqa: E402, F401  (registers every tab's strings)
-from segdemo import registry, weights  # noqa: E402
-from ui import common, comparison  # noqa: E402
-from ui.tabs import ORDER, augmentation  # noqa: E402
+import app  # noqa: F401  (registers every tab's strings)
+from segdemo import registry, weights
+from ui import common, comparison
+from ui.tabs import ORDER, augmentation
 
 ROOT = Path(__file__).resolve().parent.parent
 DESKTOP = {"width": 1280, "height": 900}
@@ -33,7 +31,7 @@ LOCALES = [("pt-BR", 1), ("en-US", 0)]  # the browser's locale and the index of 
 # Gradio's own words, which it translates itself: none of them may stay English on a Portuguese page.
 GRADIO_ENGLISH = ("Drop Image Here", "Click to Upload", "Use via API", "Built with Gradio")
 
-pytestmark = [pytest.mark.slow, needs_chromium]
+pytestmark = pytest.mark.slow
 
 
 def normalise(text: str) -> str:
@@ -67,20 +65,10 @@ def no_sideways_scrolling(page: Page) -> None:
     assert width <= page.viewport_size["width"], f"the page is {width} px wide on a {page.viewport_size['width']} px screen"
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("app") / "app.log") as server:
-        yield server.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+@pytest.fixture()
+def app_url(default_app):
+    """The session's shared default app (conftest); `browser` is the session's Chromium."""
+    return default_app.url
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +120,7 @@ def test_phone_comparison_is_readable_without_sideways_scrolling(browser, app_ur
     (nearly) its own size and the table's headers are Portuguese."""
     keys = models_with_weights(["fcn", "unet", "fcn_skip", "unet_strided"])
     if len(keys) < 2:
-        pytest.skip("fewer than two eliret models have weights in weights/")
+        missing("fewer than two eliret models have weights in weights/")
     context = browser.new_context(locale="pt-BR", viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()

@@ -403,43 +403,34 @@ def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
 
 
 @pytest.mark.slow
-def test_endpoints_of_the_running_app(tmp_path_factory, eliret_image):
-    """/feature_maps, /pyramid (random-weight PSPNet-50 in the published layout), /building_block
-    and /model_card through gradio_client; a bad request gets a message and the app keeps serving."""
-    from app_server import running_app
+def test_endpoints_of_the_running_app(pspnet_app, eliret_image):
+    """/feature_maps, /pyramid (random-weight PSPNet-50 in the published layout: conftest's shared
+    pspnet_app), /building_block and /model_card through gradio_client; a bad request gets a
+    message and the app keeps serving."""
     from gradio_client import Client, handle_file
     from PIL import Image
 
-    from tests.legacy_h5_writer import write_random_published
-
-    folder = tmp_path_factory.mktemp("published")
-    write_random_published(folder, "pspnet_ade20k", seed=1)
     photo = str(samples.photos("pspnet_ade20k")[0].image)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
-        with running_app(tmp_path_factory.mktemp("app") / "app.log") as app:
-            client = Client(app.url, verbose=False)
-            picture, summary = client.predict(handle_file(eliret_image), "unet", "down3_conv2", api_name="/feature_maps")
-            assert Image.open(picture).size[0] > 100
-            assert summary["layer"]["shape"] == [8, 8, 64] and len(summary["channels_shown"]) == 16
-            _, default = client.predict(handle_file(eliret_image), "membrane_unet", "", api_name="/feature_maps")
-            assert default["layer"]["role"] == "encoder"
-            with pytest.raises(Exception, match="no layer named"):
-                client.predict(handle_file(eliret_image), "unet", "conv99", api_name="/feature_maps")
-            branches, maps, table, pyramid = client.predict(
-                handle_file(photo), "pspnet_ade20k", "original", [1, 6], api_name="/pyramid"
-            )
-            assert Image.open(branches).size[0] > Image.open(maps).size[0] > 0
-            assert [change["off"] for change in pyramid["changes"]] == [[1], [2], [3], [6], [1, 6], [1, 2, 3, 6]]
-            assert all(0 <= change["fraction"] <= 1 for change in pyramid["changes"])
-            assert len(table["data"]) == 6
-            table = {"headers": ["1", "2", "3", "4"], "data": IMAGE.tolist()}
-            kernel = {"headers": ["1", "2", "3"], "data": KERNEL.tolist()}
-            _, output = client.predict(table, kernel, "max_pool", "same", api_name="/building_block")
-            assert output["data"] == [[3, 2], [2, 4]]
-            card, _, _, text, facts = client.predict("fcn_skip", api_name="/model_card")
-            assert facts["parameters"] == runtime.get("fcn_skip").model.count_params() and "skip1" in text
-            assert "multiply-adds" in card
+    client = Client(pspnet_app.url, verbose=False)
+    picture, summary = client.predict(handle_file(eliret_image), "unet", "down3_conv2", api_name="/feature_maps")
+    assert Image.open(picture).size[0] > 100
+    assert summary["layer"]["shape"] == [8, 8, 64] and len(summary["channels_shown"]) == 16
+    _, default = client.predict(handle_file(eliret_image), "membrane_unet", "", api_name="/feature_maps")
+    assert default["layer"]["role"] == "encoder"
+    with pytest.raises(Exception, match="no layer named"):
+        client.predict(handle_file(eliret_image), "unet", "conv99", api_name="/feature_maps")
+    branches, maps, table, pyramid = client.predict(handle_file(photo), "pspnet_ade20k", "original", [1, 6], api_name="/pyramid")
+    assert Image.open(branches).size[0] > Image.open(maps).size[0] > 0
+    assert [change["off"] for change in pyramid["changes"]] == [[1], [2], [3], [6], [1, 6], [1, 2, 3, 6]]
+    assert all(0 <= change["fraction"] <= 1 for change in pyramid["changes"])
+    assert len(table["data"]) == 6
+    table = {"headers": ["1", "2", "3", "4"], "data": IMAGE.tolist()}
+    kernel = {"headers": ["1", "2", "3"], "data": KERNEL.tolist()}
+    _, output = client.predict(table, kernel, "max_pool", "same", api_name="/building_block")
+    assert output["data"] == [[3, 2], [2, 4]]
+    card, _, _, text, facts = client.predict("fcn_skip", api_name="/model_card")
+    assert facts["parameters"] == runtime.get("fcn_skip").model.count_params() and "skip1" in text
+    assert "multiply-adds" in card
 
 
 def test_leading_eigenvector_matches_numpy():

@@ -93,6 +93,7 @@ def isolated_cache():
     """One cache for the module (the suite's default is one per test): the file is converted once."""
 
 
+@pytest.mark.slow
 def test_labels_are_the_library_labels(reference, photo, seeded_weights_dir):
     import segdemo
 

@@ -21,6 +21,7 @@ from keras.src.legacy.saving import legacy_h5_format
 from segdemo.architectures.pspnet import build_pspnet
 from segdemo.legacy_h5 import load_legacy_weights
 from tests.legacy_h5_writer import write_legacy_weights
+from tests.model_helpers import assert_same_weights, randomise
 
 
 def small_network(name: str = "small") -> keras.Model:
@@ -32,17 +33,6 @@ def small_network(name: str = "small") -> keras.Model:
     x = keras.layers.Activation("relu", name="conv1_1_3x3_s2_relu")(x)
     outputs = keras.layers.Conv2D(2, 1, name="conv6")(x)
     return keras.Model(inputs, outputs, name=name)
-
-
-def randomise(model: keras.Model, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.uniform(0.5, 1.5, array.shape).astype(np.float32) for array in model.get_weights()])
-
-
-def assert_same_weights(expected: keras.Model, actual: keras.Model) -> None:
-    for layer in expected.layers:
-        for mine, theirs in zip(layer.get_weights(), actual.get_layer(layer.name).get_weights(), strict=True):
-            np.testing.assert_array_equal(mine, theirs, err_msg=layer.name)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +56,7 @@ def test_a_whole_model_file_saved_by_keras_loads(tmp_path):
     np.testing.assert_allclose(target(np.ones((1, 8, 8, 3))), source(np.ones((1, 8, 8, 3))), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_pspnet_weights_file_written_by_keras_loads(tmp_path, pspnet_pair):
     source, target = pspnet_pair
     target.set_weights([np.zeros_like(array) for array in target.get_weights()])
@@ -121,6 +112,7 @@ def test_a_file_built_by_hand_from_the_published_layout_loads(tmp_path):
     np.testing.assert_array_equal(model.get_layer("conv6").bias, bias)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["weights_only", "model_weights"])
 def test_keras_reads_what_the_test_writer_writes(tmp_path, pspnet_pair, layout):
     source, target = pspnet_pair

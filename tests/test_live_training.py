@@ -4,24 +4,14 @@ the batch, one training at a time, pauses for other requests, committed weights 
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from segdemo import live_training, registry
 from segdemo.live_training import TrainingBusyError, TrainingRequest
-
-WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-
-
-def digests() -> dict[str, str]:
-    """sha256 of the committed weights a training can start from (other files in weights/, such as a
-    model being trained elsewhere, may change meanwhile)."""
-    names = sorted(f"{key}.weights.h5" for key in live_training.REGISTRY_KEYS.values())
-    return {name: hashlib.sha256((WEIGHTS / name).read_bytes()).hexdigest() for name in names}
+from tests.model_helpers import committed_weight_digests
 
 
 @pytest.mark.slow
@@ -107,12 +97,12 @@ def test_training_sleeps_while_other_requests_wait():
 
 @pytest.mark.slow
 def test_committed_weights_are_read_never_written(tmp_path):
-    before = digests()
+    before = committed_weight_digests()
     assert {"fcn.weights.h5", "unet.weights.h5"} <= set(before)
     runs = {}
     for init in ("committed", "random"):
         runs[init] = list(live_training.train(TrainingRequest("fcn", epochs=1, seed=5, init=init)))[-1]
-    assert digests() == before
+    assert committed_weight_digests() == before
     committed_model = live_training.build_network(TrainingRequest("fcn", init="committed"))
     assert any(not np.array_equal(a, b) for a, b in zip(runs["committed"].trained.weights, committed_model.get_weights()))
     # Starting from the committed FCN (validation MSE 0.014 after 1000 epochs) is far ahead of a random start.

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 from PIL import Image
+from prerequisites import missing
 
 from segdemo import curves, maps, palettes, render
 from segdemo.output_cache import CachedOutput
@@ -184,7 +185,7 @@ def test_committed_unet_curves_show_the_gap_on_a_log_plot():
     """The committed U-Net's history: its training loss ends more than a decade below validation."""
     unet = curves.load("unet")
     if unet is None:
-        pytest.skip("weights/unet.metrics.json is not here")
+        missing("weights/unet.metrics.json is not here")
     assert unet.gap()["decades"] > 1.0
     picture = curves.plot([unet], titles={"unet": "U-Net"})
     assert picture.shape == (400, 720, 3)

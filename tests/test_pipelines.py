@@ -153,6 +153,7 @@ def test_library_pipeline_resizes_the_8_bit_image_before_converting_it():
     assert np.abs(from_floats[..., ::-1] - library.preprocess(photo).batch[0]).max() > 0.1
 
 
+@pytest.mark.slow
 def test_raw_output_and_tail_make_up_the_whole_network():
     """The runtime splits a PSPNet at conv6 (small enough to cache); the tail is the network's own
     resize and softmax, so raw + tail equals the whole model."""

@@ -134,6 +134,7 @@ def test_a_class_that_is_never_on_top_can_win_between_two_others():
     assert 100 in labels
 
 
+@pytest.mark.slow
 def test_postprocess_on_a_pspnet_output_matches_the_replaced_one():
     """A random-weight PSPNet-50 with 150 classes (a small input, so it builds and runs quickly) on a
     shipped photo, through `postprocess` and the replaced implementation."""

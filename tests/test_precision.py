@@ -102,6 +102,7 @@ def exact_results(small_spec, photos):
     return [_dense(exact, pixels) for pixels in photos]
 
 
+@pytest.mark.slow
 def test_fast_network_computes_in_bfloat16(small_spec):
     fast = _loaded(small_spec, "fast")
     assert fast.precision == "fast"
@@ -109,6 +110,7 @@ def test_fast_network_computes_in_bfloat16(small_spec):
     assert fast.raw(np.zeros((1, 185, 185, 3), np.float32)).dtype == np.float32
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     condition=not settings.FAST_BY_DEFAULT,
     strict=True,
@@ -125,6 +127,7 @@ def test_fast_agrees_with_exact_on_the_shipped_photos(small_spec, photos, exact_
         assert len(np.unique(exact.labels)) > 1  # the seeded network does not paint one class everywhere
 
 
+@pytest.mark.slow
 def test_the_guard_can_fail(small_spec, photos, exact_results):
     """Another network (other weights) is far outside the guard: it measures something."""
     other = _loaded(small_spec, "exact", seed=4)

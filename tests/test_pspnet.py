@@ -19,6 +19,9 @@ from segdemo.architectures.pspnet import (
 from segdemo.legacy_h5 import LoadReport, load_legacy_weights, read_legacy_weights, read_name_list, weight_kind
 from segdemo.pipelines import pspnet_pipelines
 from tests.legacy_h5_writer import write_legacy_weights, write_name_list
+from tests.model_helpers import assert_same_weights, randomise
+
+pytestmark = pytest.mark.slow  # full-size PSPNet-50 and -101 builds (cached across the module)
 
 # (layers, classes, input size) of the three published networks, and their facts.
 ADE50 = (50, 150, 473)
@@ -78,21 +81,8 @@ def weighted(model):
     return [layer for layer in model.layers if layer.weights]
 
 
-def randomise(model, seed: int = 0) -> None:
-    """Distinct random values in every array (variances positive), so swaps would show."""
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in model.get_weights()])
-
-
 def zero(model) -> None:
     model.set_weights([np.zeros(w.shape, np.float32) for w in model.get_weights()])
-
-
-def assert_same_weights(source, target) -> None:
-    for layer in weighted(source):
-        other = target.get_layer(layer.name)
-        for mine, theirs in zip(layer.get_weights(), other.get_weights(), strict=True):
-            np.testing.assert_array_equal(mine, theirs, err_msg=layer.name)
 
 
 # --- architecture -----------------------------------------------------------------------------

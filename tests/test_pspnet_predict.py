@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 
 import segdemo
-from segdemo import architectures, registry, render, runtime, weights
-from tests.legacy_h5_writer import write_legacy_weights
+from segdemo import registry, render, runtime, weights
+from tests.legacy_h5_writer import write_random_published
+
+pytestmark = pytest.mark.slow  # a full-size PSPNet-50 is written, converted and run
 
 KEY = "pspnet_ade20k"  # PSPNet-50: the cheapest of the three to build and run
-
-
-def _write_random_published_file(folder, seed):
-    spec = registry.get(KEY)
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model = architectures.build(spec.architecture, **spec.arch_kwargs)
-    write_legacy_weights(model, folder / spec.weights_file)
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +24,7 @@ def isolated_cache():
 @pytest.fixture(scope="module")
 def pspnet_weights(tmp_path_factory):
     folder = tmp_path_factory.mktemp("published")
-    _write_random_published_file(folder, seed=0)
+    write_random_published(folder, KEY, seed=0)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
         patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
@@ -96,7 +89,7 @@ def test_converted_copy_is_cached_and_keyed_by_checksum(results, photo, tmp_path
     # Another file under the same name must not be shadowed by the old conversion.
     other = tmp_path / "other"
     other.mkdir()
-    _write_random_published_file(other, seed=1)
+    write_random_published(other, KEY, seed=1)
     monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(other))
     runtime.clear()
     assert not np.allclose(segdemo.predict(photo, KEY).scores, first, atol=1e-3)

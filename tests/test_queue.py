@@ -1,9 +1,9 @@
 """A student whose photo waits behind others' sees their place in the queue and an estimate.
 
 The photo tab's event (API `/photos`) runs in the one inference queue. Driven through the real app
-and gradio_client, with a random-weight PSPNet-50 in the published layout (the real file is not
-here; random weights cost the same time): requests sent together wait in turn, and the waiting
-ones are told their rank and an ETA. The page shows that status on a component that is visible
+(the session's shared `pspnet_app`) and gradio_client, with a random-weight PSPNet-50 in the
+published layout (the real file is not here; random weights cost the same time): requests sent
+together wait in turn, and the waiting ones are told their rank and an ETA. The page shows that status on a component that is visible
 while the student waits (Gradio draws it on the event's outputs unless told otherwise).
 """
 
@@ -15,12 +15,12 @@ import urllib.request
 from concurrent.futures import wait
 
 import pytest
-from app_server import running_app
+from app_server import SEEDED_PSPNETS
 from gradio_client import Client, handle_file
 from gradio_client.utils import Status
 from PIL import Image
+from prerequisites import missing
 
-from bench.burst import write_weights
 from segdemo import samples
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,10 @@ MODEL = "pspnet_ade20k"  # PSPNet-50: the cheapest network to write and run
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("queue")
-    (folder / "weights").mkdir()
-    write_weights(MODEL, folder / "weights")
-    env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
-    with running_app(folder / "app.log", env=env) as running:
-        yield running
+def app(pspnet_app):
+    """The session's shared app with random-weight PSPNets (conftest), MODEL among them."""
+    assert MODEL in SEEDED_PSPNETS
+    return pspnet_app
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +40,7 @@ def photos(tmp_path_factory):
     folder = tmp_path_factory.mktemp("photos")
     shipped = [photo.image for photo in samples.photos(MODEL)] or []
     if len(shipped) < 2:
-        pytest.skip("the shipped photos are missing")
+        missing("the shipped photos are missing")
     paths = []
     for index in range(4):
         with Image.open(shipped[index % len(shipped)]) as image:

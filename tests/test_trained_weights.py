@@ -1,6 +1,14 @@
-"""The committed weights meet the lecture's targets, recomputed here (not read from the JSON)."""
+"""The committed weights keep what they reach today and meet the lecture's targets, recomputed here
+(not read from the JSON).
+
+Each shipped model has a guard a hair below its own figures of today (weights/<key>.metrics.json,
+which these recompute exactly): a retrained model that does worse fails here even while it still
+meets the lecture's target, which stays as a second, looser line where the lecture sets one.
+"""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pytest
@@ -11,6 +19,42 @@ from segdemo import architectures, metrics, pipelines, registry, weights
 from segdemo.datasets import eliret, membrane
 from train.eliret import large_image_pairs
 
+# How far below today's figure a guard sits: a different CPU or TensorFlow build rounds a little
+# differently (recomputed here the figures agree with the JSON to the last digit), a worse model
+# misses by more.
+MSE_MARGIN = 1.03  # at most 3 % above today's MSE
+SCORE_MARGIN = 0.003  # IoU, accuracy, F1: at most 0.003 below today's
+
+# eliret models: (test MSE, test IoU at 0.5) today; "large": IoU pooled over the 22 large images.
+ELIRET_REACHED = {
+    "fcn": {"mse": 0.01405, "iou": 0.9287},
+    "fcn_aug": {"mse": 0.01060, "iou": 0.9499, "large": 0.9260},
+    "fcn_skip": {"mse": 0.01286, "iou": 0.9372},
+    "unet": {"mse": 0.004171, "iou": 0.9784},
+    "unet_aug": {"mse": 0.006058, "iou": 0.9675, "large": 0.9081},
+    "unet_strided": {"mse": 0.004113, "iou": 0.9807},
+}
+# The lecture's targets: test MSE for the plain networks, large-image IoU for the augmented ones.
+LECTURE_TEST_MSE = {"fcn": 0.016, "unet": 0.0075}
+LECTURE_LARGE_IOU = {"unet_aug": 0.90, "fcn_aug": 0.80}
+
+# membrane models on slices 20-24 at the network's 128×128: pixel accuracy and membrane F1 today.
+MEMBRANE_REACHED = {
+    "membrane_unet": {"accuracy": 0.9198, "f1": 0.7944},
+    "membrane_noskip": {"accuracy": 0.8776, "f1": 0.6728},
+}
+# The issue's target for membrane_unet is 0.93. The committed network (32 base filters, 14 minutes
+# of CPU training) reaches 0.920, where every variant tried levelled off (README, "Membrane
+# models"): this older line guarded what was reached before today's figures had their own guard.
+MEMBRANE_VALID_ACCURACY_REACHED = 0.915
+
+# The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
+# 512×512 through predict() (resize to the network, run, resize back): 0.9246 for the committed
+# 256 model against 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json). The issue's
+# 0.935 is not reached (README, "The 256×256 exercise"); this guards what was.
+MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.924
+MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.805  # 0.808 measured; the 128 model: 0.786
+
 
 def _model(key):
     spec = registry.get(key)
@@ -19,11 +63,17 @@ def _model(key):
     return spec, model
 
 
-def _test_mse(key, eliret_dir):
+@functools.cache
+def _test_figures(key, eliret_dir) -> dict[str, float]:
+    """Test-split MSE of the grey output and IoU of the output binarized at 0.5."""
     spec, model = _model(key)
     images, masks = eliret.load_split("test", eliret_dir)
     scores = np.clip(np.asarray(model(images, training=False)), 0, 1)
-    return metrics.mse(scores, masks)
+    return {"mse": metrics.mse(scores, masks), "iou": metrics.iou(scores >= 0.5, masks)}
+
+
+def _test_mse(key, eliret_dir):
+    return _test_figures(key, eliret_dir)["mse"]
 
 
 def _large_iou(key, eliret_dir):
@@ -37,19 +87,42 @@ def _large_iou(key, eliret_dir):
     return metrics.iou(np.concatenate(predicted), np.concatenate(truths))
 
 
-def test_fcn_meets_the_lecture_test_mse(eliret_dir):
-    assert _test_mse("fcn", eliret_dir) <= 0.016
+@functools.cache
+def _membrane_figures(key, membrane_dir) -> dict[str, float]:
+    """Pixel accuracy and membrane F1 over slices 20-24 at the network's input size."""
+    spec, model = _model(key)
+    images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, spec.input_size[0])
+    membrane_labels = 1.0 - np.asarray(model(images, training=False)) >= 0.5
+    membrane_truth = cells < 0.5
+    return {
+        "accuracy": metrics.pixel_accuracy(membrane_labels, membrane_truth),
+        "f1": metrics.f1(membrane_labels, membrane_truth),
+    }
 
 
-def test_unet_meets_its_target_and_beats_fcn(eliret_dir):
-    unet = _test_mse("unet", eliret_dir)
-    assert unet <= 0.0075
-    assert unet < _test_mse("fcn", eliret_dir)
+def test_every_shipped_model_has_a_guard_of_its_own():
+    shipped = {key for key in registry.keys() if registry.get(key).published_weights is None}
+    assert shipped == set(ELIRET_REACHED) | set(MEMBRANE_REACHED) | {"membrane_unet_256"}
 
 
-@pytest.mark.parametrize("key, target", [("unet_aug", 0.90), ("fcn_aug", 0.80)])
-def test_augmented_models_segment_large_off_centre_images(key, target, eliret_dir):
-    assert _large_iou(key, eliret_dir) >= target
+@pytest.mark.parametrize("key", list(ELIRET_REACHED))
+def test_eliret_models_keep_their_test_figures(key, eliret_dir):
+    figures, reached = _test_figures(key, eliret_dir), ELIRET_REACHED[key]
+    assert figures["mse"] <= reached["mse"] * MSE_MARGIN, figures
+    assert figures["iou"] >= reached["iou"] - SCORE_MARGIN, figures
+    if key in LECTURE_TEST_MSE:
+        assert figures["mse"] <= LECTURE_TEST_MSE[key]
+
+
+def test_unet_beats_fcn(eliret_dir):
+    assert _test_mse("unet", eliret_dir) < _test_mse("fcn", eliret_dir)
+
+
+@pytest.mark.parametrize("key", list(LECTURE_LARGE_IOU))
+def test_augmented_models_segment_large_off_centre_images(key, eliret_dir):
+    iou = _large_iou(key, eliret_dir)
+    assert iou >= ELIRET_REACHED[key]["large"] - SCORE_MARGIN
+    assert iou >= LECTURE_LARGE_IOU[key]
 
 
 @pytest.mark.parametrize("key, twin", [("fcn_aug", "fcn"), ("unet_aug", "unet")])
@@ -61,35 +134,18 @@ def test_plain_fcn_fails_on_large_images_as_the_lecture_shows(eliret_dir):
     assert _large_iou("fcn", eliret_dir) < 0.5
 
 
-# The issue's target is 0.93. The committed network (32 base filters, 14 minutes of CPU training)
-# reaches 0.920 on slices 20-24, where every variant tried levelled off (README, "Membrane
-# models"). This threshold guards what was reached; weights/membrane_unet.metrics.json has the rest.
-MEMBRANE_VALID_ACCURACY_REACHED = 0.915
-
-
-def test_membrane_unet_validation_accuracy(membrane_dir):
-    spec, model = _model("membrane_unet")
-    images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, spec.input_size[0])
-    membrane_labels = 1.0 - np.asarray(model(images, training=False)) >= 0.5
-    assert metrics.pixel_accuracy(membrane_labels, 1.0 - cells) >= MEMBRANE_VALID_ACCURACY_REACHED
+@pytest.mark.parametrize("key", list(MEMBRANE_REACHED))
+def test_membrane_models_keep_their_validation_figures(key, membrane_dir):
+    figures, reached = _membrane_figures(key, membrane_dir), MEMBRANE_REACHED[key]
+    assert figures["accuracy"] >= reached["accuracy"] - SCORE_MARGIN, figures
+    assert figures["f1"] >= reached["f1"] - SCORE_MARGIN, figures
+    if key == "membrane_unet":
+        assert figures["accuracy"] >= MEMBRANE_VALID_ACCURACY_REACHED
 
 
 def test_skips_matter_for_membranes(membrane_dir):
-    accuracies = {}
-    for key in ("membrane_unet", "membrane_noskip"):
-        spec, model = _model(key)
-        images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, spec.input_size[0])
-        predicted = np.asarray(model(images, training=False))
-        accuracies[key] = metrics.pixel_accuracy(predicted >= 0.5, cells)
-    assert accuracies["membrane_unet"] > accuracies["membrane_noskip"]
-
-
-# The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
-# 512×512 through predict() (resize to the network, run, resize back): 0.9246 for the committed
-# 256 model against 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json). The issue's
-# 0.935 is not reached (README, "The 256×256 exercise"); this guards what was.
-MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.924
-MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.805  # 0.808 measured; the 128 model: 0.786
+    with_skips, without = (_membrane_figures(key, membrane_dir) for key in ("membrane_unet", "membrane_noskip"))
+    assert with_skips["accuracy"] > without["accuracy"]
 
 
 def _full_resolution_figures(key, membrane_dir) -> tuple[float, float]:
@@ -103,6 +159,7 @@ def _full_resolution_figures(key, membrane_dir) -> tuple[float, float]:
     return (tp + tn) / counts.sum(), 2 * tp / (2 * tp + fp + fn)
 
 
+@pytest.mark.slow
 def test_membrane_unet_256_is_more_accurate_at_full_resolution(membrane_dir):
     accuracy, f1 = _full_resolution_figures("membrane_unet_256", membrane_dir)
     accuracy_128, f1_128 = _full_resolution_figures("membrane_unet", membrane_dir)
