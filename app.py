@@ -85,9 +85,11 @@ def build_app() -> gr.Blocks:
             for tab in ORDER:
                 tab.build()
         keep_only_tabs_in(tabs, demo)
-    # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
-    # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
-    demo.queue(default_concurrency_limit=1, max_size=settings.get().queue_size)
+    # One queue for all inference (the events share concurrency_id "inference"): SEGDEMO_WORKERS
+    # requests run at once (1 on up to 3 cores, see segdemo.cpu.default_workers), and at most
+    # QUEUE_SIZE wait; beyond that clients get Gradio's "queue is full" answer.
+    current = settings.get()
+    demo.queue(default_concurrency_limit=current.workers, max_size=current.queue_size)
     return demo
 
 
@@ -96,12 +98,18 @@ def health_route():
     return health.report()
 
 
-def main() -> None:
+def launch(share: bool = False) -> gr.Blocks:
+    """Builds the app, starts its server (without blocking) and the warm-up, and returns it.
+
+    Args:
+        share: ask Gradio for a public *.gradio.live link (the Colab notebook; never on a Space
+            or a university machine, where the server's own address is the link).
+    """
     demo = build_app()
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False,
+        share=share,
         show_error=False,  # only our own gr.Error messages reach the browser
         allowed_paths=[],
         blocked_paths=[*map(str, settings.weights_dirs()), str(settings.cache_dir())],
@@ -121,7 +129,11 @@ def main() -> None:
     # Load TensorFlow and the small models in the background: the page is up at once and
     # the first comparison does not wait for them.
     threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()
-    demo.block_thread()
+    return demo
+
+
+def main() -> None:
+    launch().block_thread()
 
 
 if __name__ == "__main__":

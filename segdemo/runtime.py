@@ -73,6 +73,7 @@ class LoadedModel:
         height, width = spec.input_size or (None, None)
         signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
         self._intermediate_models: dict[tuple[str, ...], object] = {}
+        self._intermediate_lock = threading.Lock()
         if spec.raw_output_layer is None:
             self._raw = tf.function(
                 lambda batch: tf.cast(self.model(batch, training=False), tf.float32), input_signature=[signature]
@@ -117,12 +118,14 @@ class LoadedModel:
         this model's weights.
         """
         names = tuple(layer_names)
-        if names not in self._intermediate_models:
-            unknown = [name for name in names if name not in {layer.name for layer in self.model.layers}]
-            if unknown:
-                raise ValueError(f"{self.spec.key} has no layer named {', '.join(unknown)}.")
-            self._intermediate_models[names] = _submodel(self.model, [self.model.get_layer(name).output for name in names])
-        outputs = self._intermediate_models[names](batch.astype(np.float32, copy=False), training=False)
+        with self._intermediate_lock:  # concurrent requests (SEGDEMO_WORKERS > 1) build it once
+            if names not in self._intermediate_models:
+                unknown = [name for name in names if name not in {layer.name for layer in self.model.layers}]
+                if unknown:
+                    raise ValueError(f"{self.spec.key} has no layer named {', '.join(unknown)}.")
+                self._intermediate_models[names] = _submodel(self.model, [self.model.get_layer(name).output for name in names])
+            submodel = self._intermediate_models[names]
+        outputs = submodel(batch.astype(np.float32, copy=False), training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(output) for output in outputs]
@@ -206,7 +209,8 @@ def load_weights(model, source: weights.WeightsFile) -> None:
         return
     legacy_h5.load_legacy_weights(model, source.path)
     converted.parent.mkdir(parents=True, exist_ok=True)
-    partial = converted.with_name(converted.stem + ".part.weights.h5")
+    # One partial file per thread: two variants of one network (PSPNet's pipelines) may convert at once.
+    partial = converted.with_name(f"{converted.stem}.{os.getpid()}-{threading.get_ident()}.part.weights.h5")
     model.save_weights(partial)
     os.replace(partial, converted)
 
@@ -229,11 +233,41 @@ def import_tensorflow() -> None:
     if _tensorflow_imported:  # every request passes here: no lock once it is done
         return
     with _import_lock:
-        import tensorflow  # noqa: F401
+        if _tensorflow_imported:
+            return
+        import tensorflow
+
+        _size_thread_pools(tensorflow)
 
         import segdemo.architectures  # noqa: F401
 
         _tensorflow_imported = True
+
+
+_threads: dict[str, int] = {}
+
+
+def _size_thread_pools(tf) -> None:
+    """Sizes TensorFlow's thread pools from the cores this process may use (segdemo.cpu), once,
+    before the first operation runs; where TensorFlow already ran one (a test imported it first),
+    its pools stay as they are. `threads()` reports what holds."""
+    from segdemo import cpu, settings
+
+    intra, inter = cpu.thread_counts(cpu.usable_cores(), settings.get().workers)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # TensorFlow's context is initialised: the pools exist already
+        pass
+    _threads.update(
+        intra_op=tf.config.threading.get_intra_op_parallelism_threads(),
+        inter_op=tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+
+
+def threads() -> dict[str, int] | None:
+    """TensorFlow's {"intra_op", "inter_op"} thread counts (0: TensorFlow's own choice), None until it is imported."""
+    return dict(_threads) if _tensorflow_imported else None
 
 
 def device() -> str | None:

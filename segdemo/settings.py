@@ -11,6 +11,7 @@
 | HF_HUB_OFFLINE | huggingface_hub's own offline switch; it means the same here | off |
 | SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
 | SEGDEMO_PRECISION | "exact" (float32) or "fast" (bfloat16 PSPNets; only on CPUs with native bfloat16) | exact (see FAST_BY_DEFAULT) |
+| SEGDEMO_WORKERS | requests whose networks run at the same time, an integer >= 1 | from the usable cores (segdemo.cpu) |
 
 `get()` parses the environment once and returns the same frozen object until one of these
 variables changes (tests change them between cases); a bad value raises `SettingsError`, a
@@ -24,6 +25,8 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from segdemo import cpu
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_WEIGHTS = PROJECT_ROOT / "weights"
@@ -40,6 +43,7 @@ VARIABLES = (
     "SEGDEMO_HF_REPO",
     "SEGDEMO_HF_REVISION",
     "SEGDEMO_PRECISION",
+    "SEGDEMO_WORKERS",
 )
 PRECISIONS = ("exact", "fast")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -72,6 +76,7 @@ class Settings:
         hf_repo: the Hub repository named by SEGDEMO_HF_REPO, or None (then the manifest's).
         hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
         precision: "exact" (float32 everywhere) or "fast" (the PSPNets compute in bfloat16).
+        workers: inference requests that run at the same time (Gradio's concurrency for them).
     """
 
     data_dir: Path | None
@@ -83,6 +88,7 @@ class Settings:
     hf_repo: str | None
     hf_revision: str | None
     precision: str = "exact"
+    workers: int = 1
 
     @property
     def weights_dir(self) -> Path:
@@ -189,6 +195,7 @@ def from_environ(environ=None, flags: frozenset[str] | None = None) -> Settings:
         hf_repo=hf_repo,
         hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
         precision=_precision(environ, flags),
+        workers=_positive_int(environ, "SEGDEMO_WORKERS", cpu.default_workers(cpu.usable_cores())),
     )
 
 
