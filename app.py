@@ -30,15 +30,19 @@ STRINGS = i18n.register(
             (
                 "# segdemo: semantic segmentation, side by side\n"
                 "The models of the lecture on FCN, U-Net and PSPNet (PSI3472), in the lecture's order. Pick an example or upload "
-                "your own image, tick models and compare their outputs. Everything runs on the server's CPU."
+                "your own image, tick models and compare their outputs. Everything runs on the server."
             ),
             (
                 "# segdemo: segmentação semântica lado a lado\n"
                 "Os modelos da aula sobre FCN, U-Net e PSPNet (PSI3472), na ordem da aula. Escolha um exemplo ou envie sua própria "
-                "imagem, marque os modelos e compare as saídas. Tudo roda na CPU do servidor."
+                "imagem, marque os modelos e compare as saídas. Tudo roda no servidor."
             ),
         ),
         "sd_language": ("Language:", "Idioma:"),
+        "sd_device": (
+            "The networks run on: **{device}** ({workers} at a time).",
+            "As redes rodam em: **{device}** ({workers} por vez).",
+        ),
     }
 )
 
@@ -72,6 +76,7 @@ def build_app() -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
                 gr.Markdown(t("sd_intro"))
+                device = gr.Markdown(elem_id="sd-device")
             with gr.Column(scale=1, min_width=200):
                 with gr.Row(elem_classes=["sd-language"]):
                     gr.Markdown(t("sd_language"))
@@ -85,12 +90,20 @@ def build_app() -> gr.Blocks:
             for tab in ORDER:
                 tab.build()
         keep_only_tabs_in(tabs, demo)
+        # Which device runs the networks (a Colab GPU, say), once TensorFlow is up; outside the queue.
+        demo.load(device_line, None, device, queue=False, api_visibility="private")
     # One queue for all inference (the events share concurrency_id "inference"): SEGDEMO_WORKERS
     # requests run at once (1 on up to 3 cores, see segdemo.cpu.default_workers), and at most
     # QUEUE_SIZE wait; beyond that clients get Gradio's "queue is full" answer.
     current = settings.get()
     demo.queue(default_concurrency_limit=current.workers, max_size=current.queue_size)
     return demo
+
+
+def device_line(request: gr.Request = None) -> str:
+    """The page's line naming the device the networks run on ("CPU" or "GPU: <name>") and the workers."""
+    runtime.import_tensorflow()
+    return i18n.text("sd_device", i18n.language(request), device=runtime.device(), workers=settings.get().workers)
 
 
 def health_route():
