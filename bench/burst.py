@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,17 @@ def run_burst(url: str, photos: list[tuple[Path, float]], model: str, deadline: 
     return outcomes, time.monotonic() - started
 
 
+def health(url: str) -> dict:
+    """The app's /health (added just after the server starts: asked again for a few seconds)."""
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError:
+            time.sleep(0.5)
+    return {}
+
+
 def report(outcomes: list[Outcome], warm_s: float, rss_before: float, rss_peak: float) -> None:
     failures = [outcome for outcome in outcomes if outcome.error]
     waits = sorted(outcome.seconds for outcome in outcomes if not outcome.error)
@@ -172,7 +184,7 @@ def main() -> None:
             print(
                 f"app pid {app.pid} up in {app.ready_seconds:.1f} s; {arguments.requests} requests to {arguments.model}, {os.cpu_count()} CPU cores"
             )
-            served = json.loads(urllib.request.urlopen(app.url.rstrip("/") + "/health", timeout=30).read())
+            served = health(app.url)
             print(f"workers {served.get('workers')}, cores used {served.get('cores')}, load average {os.getloadavg()[0]:.1f}")
             warm_started = time.monotonic()
             warm_error = check_answer(

@@ -40,6 +40,7 @@ def report() -> dict:
         # "seen": the machine's count, which a container or Space may not be allowed to use.
         "cores": {"used": cpu.usable_cores(), "seen": os.cpu_count()},
         "workers": current.workers,
+        "networks_running": runtime.networks_running(),
         # TensorFlow's thread pools as sized from "cores" and "workers" (None until it is imported).
         "threads": runtime.threads(),
         # The CPU flags that decide whether "fast" (bfloat16) may run: those checked, and those this CPU has.

@@ -99,13 +99,15 @@ class LoadedModel:
 
     def raw(self, batch: np.ndarray) -> np.ndarray:
         """The network's raw output for one (1, H, W, C) float32 batch (what the output cache keeps)."""
-        return self._raw(batch.astype(np.float32, copy=False)).numpy()
+        with _network_running():
+            return self._raw(batch.astype(np.float32, copy=False)).numpy()
 
     def tail(self, raw: np.ndarray) -> np.ndarray:
         """The rest of the network after the raw output (identity when there is none)."""
         if self._tail is None:
             return raw
-        return self._tail(raw.astype(np.float32, copy=False)).numpy()
+        with _network_running():
+            return self._tail(raw.astype(np.float32, copy=False)).numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Runs one image, shaped (1, H, W, C) float32, and returns the network's output."""
@@ -125,10 +127,37 @@ class LoadedModel:
                     raise ValueError(f"{self.spec.key} has no layer named {', '.join(unknown)}.")
                 self._intermediate_models[names] = _submodel(self.model, [self.model.get_layer(name).output for name in names])
             submodel = self._intermediate_models[names]
-        outputs = submodel(batch.astype(np.float32, copy=False), training=False)
+        with _network_running():
+            outputs = submodel(batch.astype(np.float32, copy=False), training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(output) for output in outputs]
+
+
+_running_lock = threading.Lock()
+_running = 0
+_running_peak = 0
+
+
+@contextlib.contextmanager
+def _network_running():
+    """Counts the networks running at this moment in this process, and the most that ever ran at once."""
+    global _running, _running_peak
+    with _running_lock:
+        _running += 1
+        _running_peak = max(_running_peak, _running)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running -= 1
+
+
+def networks_running() -> dict[str, int]:
+    """{"now": networks running at this moment, "peak": the most that ran at once since the process
+    started}; with SEGDEMO_WORKERS > 1 the peak shows whether requests really ran together."""
+    with _running_lock:
+        return {"now": _running, "peak": _running_peak}
 
 
 def precision_setting() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import urllib.request
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def test_the_notebook_runs_and_its_app_answers(tmp_path, eliret_dir):
         for index, cell in enumerate(notebook.cells):
             client.execute_cell(cell, index)
         printed = "\n".join(outputs_text(cell) for cell in notebook.cells)
-        assert "test mode: True" in printed
+        # The kernel is this interpreter (its virtual environment): the versions under test are the ones checked.
+        assert f"Python {platform.python_version()}; Colab: False; test mode: True" in printed
         assert f"projeto / project: {ROOT}" in printed
         assert "No GPU" in printed or "GPU found" in printed
         # Offline with no PSPNet weights here: the weights cell says so for each network, and goes on.

@@ -98,6 +98,8 @@ def test_health_reports_cores_workers_and_flags(monkeypatch):
     report = health.report()
     assert report["cores"] == {"used": cpu.usable_cores(), "seen": os.cpu_count()}
     assert report["workers"] == 2
+    running = report["networks_running"]
+    assert 0 <= running["now"] <= running["peak"]
     flags = report["cpu_flags"]
     assert flags["checked"] == list(settings.BF16_CPU_FLAGS)
     assert set(flags["present"]) == settings.cpu_flags() & set(settings.BF16_CPU_FLAGS)
