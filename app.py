@@ -30,15 +30,19 @@ STRINGS = i18n.register(
             (
                 "# segdemo: semantic segmentation, side by side\n"
                 "The models of the lecture on FCN, U-Net and PSPNet (PSI3472), in the lecture's order. Pick an example or upload "
-                "your own image, tick models and compare their outputs. Everything runs on the server's CPU."
+                "your own image, tick models and compare their outputs. Everything runs on the server."
             ),
             (
                 "# segdemo: segmentação semântica lado a lado\n"
                 "Os modelos da aula sobre FCN, U-Net e PSPNet (PSI3472), na ordem da aula. Escolha um exemplo ou envie sua própria "
-                "imagem, marque os modelos e compare as saídas. Tudo roda na CPU do servidor."
+                "imagem, marque os modelos e compare as saídas. Tudo roda no servidor."
             ),
         ),
         "sd_language": ("Language:", "Idioma:"),
+        "sd_device": (
+            "The networks run on: **{device}** ({workers} at a time).",
+            "As redes rodam em: **{device}** ({workers} por vez).",
+        ),
     }
 )
 
@@ -80,6 +84,7 @@ def build_app() -> gr.Blocks:
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
                 gr.Markdown(t("sd_intro"))
+                device = gr.Markdown(elem_id="sd-device")
             with gr.Column(scale=1, min_width=200):
                 with gr.Row(elem_classes=["sd-language"]):
                     gr.Markdown(t("sd_language"))
@@ -93,10 +98,20 @@ def build_app() -> gr.Blocks:
             for tab in ORDER:
                 tab.build()
         keep_only_tabs_in(tabs, demo)
-    # One queue for all inference: one model runs at a time on the 2-core CPU, and at most
-    # QUEUE_SIZE requests wait; beyond that clients get Gradio's "queue is full" answer.
-    demo.queue(default_concurrency_limit=1, max_size=settings.get().queue_size)
+        # Which device runs the networks (a Colab GPU, say), once TensorFlow is up; outside the queue.
+        demo.load(device_line, None, device, queue=False, api_visibility="private")
+    # One queue for all inference (the events share concurrency_id "inference"): SEGDEMO_WORKERS
+    # requests run at once (1 on up to 3 cores, see segdemo.cpu.default_workers), and at most
+    # QUEUE_SIZE wait; beyond that clients get Gradio's "queue is full" answer.
+    current = settings.get()
+    demo.queue(default_concurrency_limit=current.workers, max_size=current.queue_size)
     return demo
+
+
+def device_line(request: gr.Request = None) -> str:
+    """The page's line naming the device the networks run on ("CPU" or "GPU: <name>") and the workers."""
+    runtime.import_tensorflow()
+    return i18n.text("sd_device", i18n.language(request), device=runtime.device(), workers=settings.get().workers)
 
 
 def health_route():
@@ -104,12 +119,18 @@ def health_route():
     return health.report()
 
 
-def main() -> None:
+def launch(share: bool = False) -> gr.Blocks:
+    """Builds the app, starts its server (without blocking) and the warm-up, and returns it.
+
+    Args:
+        share: ask Gradio for a public *.gradio.live link (the Colab notebook; never on a Space
+            or a university machine, where the server's own address is the link).
+    """
     demo = build_app()
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False,
+        share=share,
         show_error=False,  # only our own gr.Error messages reach the browser
         allowed_paths=[],
         blocked_paths=[*map(str, settings.weights_dirs()), str(settings.cache_dir())],
@@ -129,7 +150,11 @@ def main() -> None:
     # Load TensorFlow and the small models in the background: the page is up at once and
     # the first comparison does not wait for them.
     threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()
-    demo.block_thread()
+    return demo
+
+
+def main() -> None:
+    launch().block_thread()
 
 
 if __name__ == "__main__":

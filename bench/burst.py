@@ -1,6 +1,6 @@
 """A class burst: N students send a photo to the photo tab's PSPNet at the same moment.
 
-Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600]
+Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600] [--workers N]
 
 Writes the network with random weights in the published layout into a temporary weights folder
 (where the real file is absent here; random weights cost the network the same time), starts app.py
@@ -14,11 +14,14 @@ and the server's peak RSS. Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,6 +127,17 @@ def run_burst(url: str, photos: list[tuple[Path, float]], model: str, deadline: 
     return outcomes, time.monotonic() - started
 
 
+def health(url: str) -> dict:
+    """The app's /health (added just after the server starts: asked again for a few seconds)."""
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError:
+            time.sleep(0.5)
+    return {}
+
+
 def report(outcomes: list[Outcome], warm_s: float, rss_before: float, rss_peak: float) -> None:
     failures = [outcome for outcome in outcomes if outcome.error]
     waits = sorted(outcome.seconds for outcome in outcomes if not outcome.error)
@@ -151,6 +165,7 @@ def main() -> None:
     parser.add_argument("--model", default="pspnet_voc", choices=("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes"))
     parser.add_argument("--max-megapixels", type=float, default=12.0)
     parser.add_argument("--time-limit", type=float, default=600, help="seconds for the warm-up and the burst together")
+    parser.add_argument("--workers", type=int, default=None, help="SEGDEMO_WORKERS for the app (default: the app's own choice)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segdemo-burst-") as scratch:
         folder = Path(scratch)
@@ -162,11 +177,15 @@ def main() -> None:
             f"random {arguments.model} weights and {len({p for p, _ in photos})} photo files ready in {time.monotonic() - started:.0f} s"
         )
         env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
+        if arguments.workers is not None:
+            env["SEGDEMO_WORKERS"] = str(arguments.workers)
         with running_app(folder / "app.log", env=env) as app:
             deadline = time.monotonic() + arguments.time_limit
             print(
                 f"app pid {app.pid} up in {app.ready_seconds:.1f} s; {arguments.requests} requests to {arguments.model}, {os.cpu_count()} CPU cores"
             )
+            served = health(app.url)
+            print(f"workers {served.get('workers')}, cores used {served.get('cores')}, load average {os.getloadavg()[0]:.1f}")
             warm_started = time.monotonic()
             warm_error = check_answer(
                 submit(Client(app.url, verbose=False, download_files=False), photos[0][0], arguments.model).result(timeout=300)
@@ -177,6 +196,7 @@ def main() -> None:
             rss_before = peak_rss_mib(app.pid)
             outcomes, _ = run_burst(app.url, photos, arguments.model, deadline)
             report(outcomes, warm_s, rss_before, peak_rss_mib(app.pid))
+            print(f"load average after the burst: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
             if app.process.poll() is not None or any(outcome.error for outcome in outcomes):
                 print(f"--- the app's log, last lines ---\n{app.log_tail(4000)}")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from segdemo import registry, runtime, settings, weights
+import os
+
+from segdemo import cpu, registry, runtime, settings, weights
 from segdemo.output_cache import CACHE
 
 
@@ -15,7 +17,8 @@ def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
 
 
 def report() -> dict:
-    """{"status": "ok", "offline": bool, "models": {key: {"title", "loaded", "weights"}}, "output_cache":
+    """{"status": "ok", "offline": bool, "precision", "device", "cores": {"used", "seen"}, "workers", "threads",
+    "cpu_flags": {"checked", "present"}, "models": {key: {"title", "loaded", "weights"}}, "output_cache":
     {"hits", "misses", "entries"}}; nothing is loaded, downloaded or hashed. A cache miss is one network run."""
     loaded = {name.split(":")[0] for name in runtime.loaded_keys()}
     offline = settings.get().offline
@@ -24,6 +27,8 @@ def report() -> dict:
         for key, spec in registry.REGISTRY.items()
     }
     output_cache = {"hits": CACHE.hits, "misses": CACHE.misses, "entries": len(CACHE)}
+    current = settings.get()
+    flags = settings.cpu_flags()
     return {
         "status": "ok",
         "offline": offline,
@@ -31,6 +36,15 @@ def report() -> dict:
         # "CPU" or "GPU: <name>", None until TensorFlow is imported (asking would import it).
         "precision": runtime.precision(),
         "device": runtime.device(),
+        # "used": the cores this process may use (affinity mask and cgroup quota, segdemo.cpu);
+        # "seen": the machine's count, which a container or Space may not be allowed to use.
+        "cores": {"used": cpu.usable_cores(), "seen": os.cpu_count()},
+        "workers": current.workers,
+        "networks_running": runtime.networks_running(),
+        # TensorFlow's thread pools as sized from "cores" and "workers" (None until it is imported).
+        "threads": runtime.threads(),
+        # The CPU flags that decide whether "fast" (bfloat16) may run: those checked, and those this CPU has.
+        "cpu_flags": {"checked": list(settings.BF16_CPU_FLAGS), "present": sorted(flags & set(settings.BF16_CPU_FLAGS))},
         "models": models,
         "output_cache": output_cache,
     }

@@ -73,6 +73,7 @@ class LoadedModel:
         height, width = spec.input_size or (None, None)
         signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
         self._intermediate_models: dict[tuple[str, ...], object] = {}
+        self._intermediate_lock = threading.Lock()
         if spec.raw_output_layer is None:
             self._raw = tf.function(
                 lambda batch: tf.cast(self.model(batch, training=False), tf.float32), input_signature=[signature]
@@ -98,13 +99,15 @@ class LoadedModel:
 
     def raw(self, batch: np.ndarray) -> np.ndarray:
         """The network's raw output for one (1, H, W, C) float32 batch (what the output cache keeps)."""
-        return self._raw(batch.astype(np.float32, copy=False)).numpy()
+        with _network_running():
+            return self._raw(batch.astype(np.float32, copy=False)).numpy()
 
     def tail(self, raw: np.ndarray) -> np.ndarray:
         """The rest of the network after the raw output (identity when there is none)."""
         if self._tail is None:
             return raw
-        return self._tail(raw.astype(np.float32, copy=False)).numpy()
+        with _network_running():
+            return self._tail(raw.astype(np.float32, copy=False)).numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Runs one image, shaped (1, H, W, C) float32, and returns the network's output."""
@@ -117,15 +120,44 @@ class LoadedModel:
         this model's weights.
         """
         names = tuple(layer_names)
-        if names not in self._intermediate_models:
-            unknown = [name for name in names if name not in {layer.name for layer in self.model.layers}]
-            if unknown:
-                raise ValueError(f"{self.spec.key} has no layer named {', '.join(unknown)}.")
-            self._intermediate_models[names] = _submodel(self.model, [self.model.get_layer(name).output for name in names])
-        outputs = self._intermediate_models[names](batch.astype(np.float32, copy=False), training=False)
+        with self._intermediate_lock:  # concurrent requests (SEGDEMO_WORKERS > 1) build it once
+            if names not in self._intermediate_models:
+                unknown = [name for name in names if name not in {layer.name for layer in self.model.layers}]
+                if unknown:
+                    raise ValueError(f"{self.spec.key} has no layer named {', '.join(unknown)}.")
+                self._intermediate_models[names] = _submodel(self.model, [self.model.get_layer(name).output for name in names])
+            submodel = self._intermediate_models[names]
+        with _network_running():
+            outputs = submodel(batch.astype(np.float32, copy=False), training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(output) for output in outputs]
+
+
+_running_lock = threading.Lock()
+_running = 0
+_running_peak = 0
+
+
+@contextlib.contextmanager
+def _network_running():
+    """Counts the networks running at this moment in this process, and the most that ever ran at once."""
+    global _running, _running_peak
+    with _running_lock:
+        _running += 1
+        _running_peak = max(_running_peak, _running)
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running -= 1
+
+
+def networks_running() -> dict[str, int]:
+    """{"now": networks running at this moment, "peak": the most that ran at once since the process
+    started}; with SEGDEMO_WORKERS > 1 the peak shows whether requests really ran together."""
+    with _running_lock:
+        return {"now": _running, "peak": _running_peak}
 
 
 def precision_setting() -> str:
@@ -206,7 +238,8 @@ def load_weights(model, source: weights.WeightsFile) -> None:
         return
     legacy_h5.load_legacy_weights(model, source.path)
     converted.parent.mkdir(parents=True, exist_ok=True)
-    partial = converted.with_name(converted.stem + ".part.weights.h5")
+    # One partial file per thread: two variants of one network (PSPNet's pipelines) may convert at once.
+    partial = converted.with_name(f"{converted.stem}.{os.getpid()}-{threading.get_ident()}.part.weights.h5")
     model.save_weights(partial)
     os.replace(partial, converted)
 
@@ -229,11 +262,41 @@ def import_tensorflow() -> None:
     if _tensorflow_imported:  # every request passes here: no lock once it is done
         return
     with _import_lock:
-        import tensorflow  # noqa: F401
+        if _tensorflow_imported:
+            return
+        import tensorflow
+
+        _size_thread_pools(tensorflow)
 
         import segdemo.architectures  # noqa: F401
 
         _tensorflow_imported = True
+
+
+_threads: dict[str, int] = {}
+
+
+def _size_thread_pools(tf) -> None:
+    """Sizes TensorFlow's thread pools from the cores this process may use (segdemo.cpu), once,
+    before the first operation runs; where TensorFlow already ran one (a test imported it first),
+    its pools stay as they are. `threads()` reports what holds."""
+    from segdemo import cpu, settings
+
+    intra, inter = cpu.thread_counts(cpu.usable_cores(), settings.get().workers)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # TensorFlow's context is initialised: the pools exist already
+        pass
+    _threads.update(
+        intra_op=tf.config.threading.get_intra_op_parallelism_threads(),
+        inter_op=tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+
+
+def threads() -> dict[str, int] | None:
+    """TensorFlow's {"intra_op", "inter_op"} thread counts (0: TensorFlow's own choice), None until it is imported."""
+    return dict(_threads) if _tensorflow_imported else None
 
 
 def device() -> str | None:

@@ -12,6 +12,7 @@
 | SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
 | SEGDEMO_PRECISION | "exact" (float32) or "fast" (bfloat16 PSPNets; only on CPUs with native bfloat16) | exact (see FAST_BY_DEFAULT) |
 | SEGDEMO_OUTPUT_CACHE_MB | megabytes of network outputs kept for re-rendering (`segdemo.output_cache`), a whole number >= 0 | 512 |
+| SEGDEMO_WORKERS | requests whose networks run at the same time, an integer >= 1 | from the usable cores (segdemo.cpu) |
 
 `get()` parses the environment once and returns the same frozen object until one of these
 variables changes (tests change them between cases); a bad value raises `SettingsError`, a
@@ -25,6 +26,8 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from segdemo import cpu
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_WEIGHTS = PROJECT_ROOT / "weights"
@@ -43,6 +46,7 @@ VARIABLES = (
     "SEGDEMO_HF_REVISION",
     "SEGDEMO_PRECISION",
     "SEGDEMO_OUTPUT_CACHE_MB",
+    "SEGDEMO_WORKERS",
 )
 PRECISIONS = ("exact", "fast")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -76,6 +80,7 @@ class Settings:
         hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
         precision: "exact" (float32 everywhere) or "fast" (the PSPNets compute in bfloat16).
         output_cache_mb: megabytes of network outputs kept for re-rendering (0: none kept).
+        workers: inference requests that run at the same time (Gradio's concurrency for them).
     """
 
     data_dir: Path | None
@@ -88,6 +93,7 @@ class Settings:
     hf_revision: str | None
     precision: str = "exact"
     output_cache_mb: int = DEFAULT_OUTPUT_CACHE_MB
+    workers: int = 1
 
     @property
     def weights_dir(self) -> Path:
@@ -204,6 +210,7 @@ def from_environ(environ=None, flags: frozenset[str] | None = None) -> Settings:
         hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
         precision=_precision(environ, flags),
         output_cache_mb=_whole_number(environ, "SEGDEMO_OUTPUT_CACHE_MB", DEFAULT_OUTPUT_CACHE_MB),
+        workers=_positive_int(environ, "SEGDEMO_WORKERS", cpu.default_workers(cpu.usable_cores())),
     )
 
 
