@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -27,7 +28,7 @@ import keras
 import numpy as np
 
 from segdemo import architectures, metrics, registry, settings
-from segdemo.augment import augmented_dataset
+from segdemo.augment import MEMBRANE_TRAINING, augmented_dataset
 from segdemo.datasets import membrane
 from train import common
 from train.plots import save_loss_plot
@@ -63,6 +64,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="train on the reduced masks' coverage fractions instead of re-binarized masks "
         "(the scores, resized back to 512×512, then place thin membranes between the network's pixels)",
     )
+    parser.add_argument(
+        "--elastic",
+        type=float,
+        default=0.0,
+        metavar="PIXELS",
+        help="elastic deformations as in the U-Net paper: displacements on a 3×3 grid with this standard "
+        "deviation in pixels at 512×512 (the paper: 10), interpolated bicubically (default 0: none)",
+    )
+    parser.add_argument("--brightness", type=float, default=0.0, help="brightness drawn in ±this (intensities in [0, 1])")
+    parser.add_argument("--contrast", type=float, default=0.0, help="contrast factor drawn in [1 − this, 1 + this]")
+    parser.add_argument("--gamma", type=float, default=0.0, help="gamma drawn in [1 − this, 1 + this]")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
@@ -131,6 +143,23 @@ def network_arguments(spec: registry.ModelSpec, arguments: argparse.Namespace) -
     return arch_kwargs
 
 
+AUGMENTATION_OPTIONS = ("elastic", "brightness", "contrast", "gamma")
+
+
+def training_distortions(arguments: argparse.Namespace) -> dict:
+    """The options that add to the lecture's affine augmentation, as the metrics file records them."""
+    return {name: float(getattr(arguments, name)) for name in AUGMENTATION_OPTIONS}
+
+
+def augmentation_text(size: int, extra: dict) -> str:
+    """The metrics file's one-line description of the augmentation."""
+    text = f"one affine transform per sample at full resolution, then area reduction to {size}x{size}"
+    if extra.get("elastic"):
+        text = text.replace("one affine transform", f"one affine transform and elastic deformation ({extra['elastic']:g} px)")
+    changes = [f"{name} {extra[name]:g}" for name in ("brightness", "contrast", "gamma") if extra.get(name)]
+    return text + (f"; intensity: {', '.join(changes)}" if changes else "")
+
+
 def validation_slices(root: Path, size: int, soft_masks: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validation images and masks at the network's size, and the masks at full resolution."""
     valid_x, valid_y = membrane.load_slices(membrane.VALID_SLICES, root, size, soft_masks=soft_masks)
@@ -143,6 +172,11 @@ def train(arguments: argparse.Namespace) -> dict:
     if arguments.epochs < 1 or arguments.batch_size < 1 or arguments.steps_per_epoch < 1:
         raise ValueError("--epochs, --batch-size and --steps-per-epoch must be positive.")
     arch_kwargs = network_arguments(spec, arguments)
+    extra = training_distortions(arguments)
+    try:
+        distortions = dataclasses.replace(MEMBRANE_TRAINING, **extra)
+    except ValueError as error:
+        raise ValueError(f"--elastic, --brightness, --contrast, --gamma: {error}") from error
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"
@@ -176,6 +210,7 @@ def train(arguments: argparse.Namespace) -> dict:
         seed=arguments.seed,
         output_size=size,
         soft_masks=arguments.soft_labels,
+        distortions=distortions,
     ).repeat()
 
     print(
@@ -203,7 +238,13 @@ def train(arguments: argparse.Namespace) -> dict:
     )
     phases = [
         *phases,
-        {"epochs": len(history.get("loss", [])), "learning_rate": arguments.learning_rate, "soft_labels": arguments.soft_labels},
+        {
+            "epochs": len(history.get("loss", [])),
+            "learning_rate": arguments.learning_rate,
+            "soft_labels": arguments.soft_labels,
+            "seed": arguments.seed,
+            **extra,
+        },
     ]
     results = {
         "model": spec.key,
@@ -215,7 +256,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "steps_per_epoch": arguments.steps_per_epoch,
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.learning_rate,
-        "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
+        "augmentation": augmentation_text(size, extra),
         "labels": membrane.LABEL_KINDS[arguments.soft_labels],
         "phases": phases,
         "seed": arguments.seed,
