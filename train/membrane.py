@@ -93,6 +93,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "resumed stretches, say), evaluate the average and write it to the output folder with the "
         "metrics already there (stochastic weight averaging)",
     )
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="no training: evaluate the weights in the output folder again (with the challenge's pixel and Rand "
+        "errors, and test-time augmentation) and rewrite the metrics file's validation figures",
+    )
     return parser.parse_args(argv)
 
 
@@ -107,9 +113,39 @@ def accuracy(y_true, y_pred):
     return keras.metrics.binary_accuracy(keras.ops.cast(y_true >= 0.5, y_pred.dtype), y_pred)
 
 
-def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, full_masks: np.ndarray | None = None) -> dict:
+def symmetric_mean(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The network's output averaged over the eight flips and 90° rotations of its input, each
+    turned back first (test-time augmentation, as `predict(..., tta=True)` does)."""
+    from segdemo.predict import symmetric_views, undo_views
+
+    outputs = [np.asarray(model(view, training=False)) for view in symmetric_views(images)]
+    return np.mean(undo_views(outputs), axis=0)
+
+
+def full_resolution_figures(cell_probability: np.ndarray, full_masks: np.ndarray) -> dict:
+    """Accuracy, membrane IoU and F1, and the ISBI challenge's pixel error and adapted Rand error
+    (mean over the slices) with the scores resized back to the masks' size, as `predict()` does."""
+    size = full_masks.shape[1]
+    upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
+    full_labels = membrane_scores(upsampled) >= THRESHOLD
+    full_truth = 1.0 - full_masks[..., 0]
+    return {
+        "size": size,
+        "accuracy": metrics.pixel_accuracy(full_labels, full_truth),
+        "membrane_iou": metrics.iou(full_labels, full_truth),
+        "membrane_f1": metrics.f1(full_labels, full_truth),
+        "pixel_error": metrics.pixel_error(full_labels, full_truth),
+        "rand_error": float(np.mean([metrics.membrane_rand_error(p, t) for p, t in zip(full_labels, full_truth)])),
+    }
+
+
+def evaluate(
+    model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, full_masks: np.ndarray | None = None, tta: bool = False
+) -> dict:
     """Loss, pixel accuracy, membrane IoU and F1 at the network's resolution and, when
-    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does).
+    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does), with
+    the challenge's pixel and Rand errors; with `tta` also the same at 512×512 for the mean over
+    the eight flips and rotations (`full_resolution_tta`).
     Soft `cell_masks` enter the loss as they are and the other figures binarized at 0.5."""
     cell_probability = np.asarray(model(images, training=False))
     loss = float(keras.losses.binary_crossentropy(cell_masks, cell_probability).numpy().mean())
@@ -122,16 +158,9 @@ def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, ful
         "membrane_f1": metrics.f1(membrane_labels, membrane_truth),
     }
     if full_masks is not None:
-        size = full_masks.shape[1]
-        upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
-        full_labels = membrane_scores(upsampled) >= THRESHOLD
-        full_truth = 1.0 - full_masks[..., 0]
-        results["full_resolution"] = {
-            "size": size,
-            "accuracy": metrics.pixel_accuracy(full_labels, full_truth),
-            "membrane_iou": metrics.iou(full_labels, full_truth),
-            "membrane_f1": metrics.f1(full_labels, full_truth),
-        }
+        results["full_resolution"] = full_resolution_figures(cell_probability, full_masks)
+        if tta:
+            results["full_resolution_tta"] = full_resolution_figures(symmetric_mean(model, images), full_masks)
     return results
 
 
@@ -265,7 +294,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "threshold": THRESHOLD,
         "train_slices": [membrane.TRAIN_SLICES.start, membrane.TRAIN_SLICES.stop - 1],
         "valid_slices": [membrane.VALID_SLICES.start, membrane.VALID_SLICES.stop - 1],
-        "valid": evaluate(model, valid_x, valid_y, valid_full_y),
+        "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True),
         "history": full_history,
     }
     common.write_metrics(metrics_path, results)
@@ -276,6 +305,7 @@ def train(arguments: argparse.Namespace) -> dict:
         f"membrane IoU {valid['membrane_iou']:.3f}, F1 {valid['membrane_f1']:.3f}; wrote {weights_path}",
         flush=True,
     )
+    report(spec.key, valid)
     return results
 
 
@@ -310,7 +340,7 @@ def average(arguments: argparse.Namespace) -> dict:
     results = {
         **previous,
         "averaged": [f"{path.parent.name}/{path.name}" for path in arguments.average],
-        "valid": evaluate(model, valid_x, valid_y, valid_full_y),
+        "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True),
     }
     common.write_metrics(metrics_path, results)
     valid = results["valid"]
@@ -319,11 +349,44 @@ def average(arguments: argparse.Namespace) -> dict:
         f"(512×512: {valid['full_resolution']['accuracy']:.4f}), F1 {valid['membrane_f1']:.3f}",
         flush=True,
     )
+    report(spec.key, valid)
     return results
+
+
+def reevaluate(arguments: argparse.Namespace) -> dict:
+    """Evaluates the weights already in the output folder again and rewrites `valid` in their metrics."""
+    spec = registry.get(arguments.model)
+    output = arguments.output or settings.weights_dir()
+    metrics_path = output / f"{spec.key}.metrics.json"
+    previous = common.read_metrics(metrics_path)
+    if not previous:
+        raise ValueError(f"--evaluate: no metrics at {metrics_path} (train into that folder first)")
+    model = architectures.build(spec.architecture, **network_arguments(spec, arguments))
+    model.load_weights(output / spec.weights_file)
+    soft = previous.get("labels") == membrane.LABEL_KINDS[True]
+    valid_x, valid_y, valid_full_y = validation_slices(arguments.data_dir or membrane.folder(), spec.input_size[0], soft)
+    results = {**previous, "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True)}
+    common.write_metrics(metrics_path, results)
+    report(spec.key, results["valid"])
+    return results
+
+
+def report(key: str, valid: dict) -> None:
+    """Prints the validation figures at 512×512, plain and with test-time augmentation."""
+    for name, label in (("full_resolution", "plain"), ("full_resolution_tta", "8 flips/rotations")):
+        if name in valid:
+            figures = valid[name]
+            print(
+                f"{key} at 512x512, {label}: accuracy {figures['accuracy']:.4f}, membrane F1 {figures['membrane_f1']:.4f}, "
+                f"pixel error {figures['pixel_error']:.4f}, Rand error {figures['rand_error']:.4f}",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> dict:
     arguments = parse_arguments(argv)
+    if arguments.evaluate:
+        return reevaluate(arguments)
     return average(arguments) if arguments.average else train(arguments)
 
 
