@@ -85,11 +85,17 @@ def test_skips_matter_for_membranes(membrane_dir):
 
 
 # The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
-# 512×512 through predict() (resize to the network, run, resize back): 0.9246 for the committed
-# 256 model against 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json). The issue's
-# 0.935 is not reached (README, "The 256×256 exercise"); this guards what was.
-MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.924
-MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.805  # 0.808 measured; the 128 model: 0.786
+# 512×512 through predict() (resize to the network, run, resize back): 0.9261 for the committed
+# 256 model (retrained with elastic deformations and intensity changes; 0.9246 before) against
+# 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json, docs/membranes.md). The issue's
+# 0.930 is not reached; these guard what was, and the weights before the retraining fail them.
+MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.9255
+MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.812  # 0.8147 measured (0.808 before); the 128 model: 0.786
+# The challenge's adapted Rand error (mean over the slices): 0.249 measured, 0.324 before.
+MEMBRANE_256_RAND_ERROR_REACHED = 0.26
+# With test-time augmentation (8 flips/rotations averaged): 0.9242, F1 0.8076, Rand 0.2545 measured;
+# 0.9219, 0.7998, 0.3034 before.
+MEMBRANE_256_TTA_REACHED = {"accuracy": 0.9235, "f1": 0.805, "rand_error": 0.265}
 
 
 def _challenge_figures(key, membrane_dir, tta=False) -> tuple[float, float, float]:
@@ -116,3 +122,15 @@ def test_membrane_unet_256_is_more_accurate_at_full_resolution(membrane_dir):
     accuracy_128, f1_128 = _full_resolution_figures("membrane_unet", membrane_dir)
     assert accuracy >= MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED and accuracy > accuracy_128
     assert f1 >= MEMBRANE_256_FULL_RESOLUTION_F1_REACHED and f1 > f1_128
+
+
+def test_membrane_unet_256_challenge_measures(membrane_dir):
+    accuracy, f1, rand_error = _challenge_figures("membrane_unet_256", membrane_dir)
+    assert accuracy >= MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED and f1 >= MEMBRANE_256_FULL_RESOLUTION_F1_REACHED
+    assert rand_error <= MEMBRANE_256_RAND_ERROR_REACHED
+
+
+def test_membrane_unet_256_with_test_time_augmentation(membrane_dir):
+    accuracy, f1, rand_error = _challenge_figures("membrane_unet_256", membrane_dir, tta=True)
+    assert accuracy >= MEMBRANE_256_TTA_REACHED["accuracy"] and f1 >= MEMBRANE_256_TTA_REACHED["f1"]
+    assert rand_error <= MEMBRANE_256_TTA_REACHED["rand_error"]
