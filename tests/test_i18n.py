@@ -11,6 +11,7 @@ import pytest
 
 import app  # noqa: F401  (imports every tab: their STRINGS tables register)
 from segdemo import compare, images, palettes, registry, samples
+from segdemo.distortions import Distortions
 from segdemo.predict import predict
 from ui import class_names_pt, common, i18n, messages
 from ui.tabs import membranes
@@ -85,6 +86,9 @@ def segdemo_errors(tmp_path) -> list[str]:
         lambda: compare.compare(np.zeros((32, 32), np.uint8), []),
         lambda: compare.compare(np.zeros((32, 32), np.uint8), ["fcn"], 0.5, np.zeros((16, 16), np.uint8)),
         lambda: registry.get("no_such_model"),
+        lambda: predict(np.zeros((32, 32), np.uint8), "unet", 0.5, tta=True),
+        lambda: predict(np.zeros((32, 32), np.uint8), "membrane_unet", 0.5, tta="yes"),
+        lambda: Distortions(elastic=-1.0),
     ]
     found = []
     for call in calls:
