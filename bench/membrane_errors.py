@@ -8,7 +8,14 @@ then how many 128×128 labels change when the 512×512 label is shifted by one p
 reduction, and the best 512×512 accuracy a network at 128 or 256 could reach if it reproduced its
 training labels exactly: binarized after the reduction, or as coverage fractions (`--soft-labels`).
 
-Usage: python -m bench.membrane_errors [--data-dir DIR]
+First, per model, the figures of the README's membrane table, through `predict()` on slices 20–24
+at 512×512, plain and with test-time augmentation (the mean over the 8 flips and 90° rotations):
+pixel accuracy, membrane F1, and the ISBI-2012 challenge's own measures, pixel error and adapted
+Rand error (cells as 4-connected regions, mean over the slices), with the seconds per slice.
+The U-Net paper's Rand error, 0.0382, is on the challenge's hidden test slices: a reference, not
+a comparison.
+
+Usage: python -m bench.membrane_errors [--data-dir DIR] [--only-predict]
 """
 
 from __future__ import annotations
@@ -19,8 +26,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segdemo import architectures, registry, weights
+import segdemo
+from segdemo import architectures, metrics, registry, weights
 from segdemo.datasets import membrane
+
+# The U-Net paper's adapted Rand error on the ISBI-2012 challenge's test slices (Ronneberger et al., 2015, table 1).
+UNET_PAPER_RAND_ERROR = 0.0382
 
 
 def boundary_pixels(cell_masks: np.ndarray) -> np.ndarray:
@@ -39,6 +50,42 @@ def upsampled(maps: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) for m in maps])
 
 
+def through_predict(key: str, root: Path, tta: bool = False) -> dict:
+    """Slices 20–24 at 512×512 through `predict(path, key, 0.5, tta=tta)`: pooled pixel accuracy,
+    membrane F1, pixel error, mean adapted Rand error, and seconds per slice (model already loaded)."""
+    segdemo.predict(root / "test" / "0.png", key, 0.5, tta=tta)  # load and trace outside the timing
+    found, truths, rand_errors, seconds = [], [], [], []
+    for index in membrane.VALID_SLICES:
+        truth = membrane.read_slice(root / "train" / "label" / f"{index}.png") < 128  # membrane
+        result = segdemo.predict(root / "train" / "image" / f"{index}.png", key, 0.5, tta=tta)
+        labels = result.labels == 1
+        found.append(labels)
+        truths.append(truth)
+        rand_errors.append(metrics.membrane_rand_error(labels, truth))
+        seconds.append(result.seconds)
+    found, truths = np.stack(found), np.stack(truths)
+    return {
+        "accuracy": metrics.pixel_accuracy(found, truths),
+        "membrane_f1": metrics.f1(found, truths),
+        "pixel_error": metrics.pixel_error(found, truths),
+        "rand_error": float(np.mean(rand_errors)),
+        "seconds_per_slice": float(np.mean(seconds)),
+    }
+
+
+def print_predict_figures(root: Path) -> None:
+    print("slices 20-24 at 512x512 through predict() (the U-Net paper's Rand error on the challenge's test set: 0.0382):")
+    for key in registry.keys("membrane"):
+        for tta in (False, True):
+            figures = through_predict(key, root, tta)
+            print(
+                f"  {key}{' + TTA (8 views)' if tta else ''}: accuracy {figures['accuracy']:.4f}, "
+                f"membrane F1 {figures['membrane_f1']:.4f}, pixel error {figures['pixel_error']:.4f}, "
+                f"Rand error {figures['rand_error']:.4f}, {figures['seconds_per_slice']:.2f} s per slice",
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m bench.membrane_errors", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,7 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data-dir", type=Path, help="membrane folder (default: SEGDEMO_DATA_DIR/membrane, the cache, or a download)"
     )
-    root = parser.parse_args(argv).data_dir or membrane.folder()
+    parser.add_argument("--only-predict", action="store_true", help="print only the figures through predict()")
+    arguments = parser.parse_args(argv)
+    root = arguments.data_dir or membrane.folder()
+    print_predict_figures(root)
+    if arguments.only_predict:
+        return
     _, full_cells = membrane.load_slices(membrane.VALID_SLICES, root, None)
 
     for spec in (registry.get(key) for key in registry.keys("membrane")):

@@ -16,6 +16,7 @@ Measured on slices 20–24 (16 base filters, 30 epochs of 40 batches of 8): vali
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict
 
@@ -23,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from segdemo.distortions import LECTURE_DISTORTIONS, Distortions  # noqa: F401  (re-exported)
+from segdemo.distortions import AFFINE_FIELDS, LECTURE_DISTORTIONS, Distortions  # noqa: F401  (re-exported)
 
 
 def eliret_layers(seed: int) -> list[keras.layers.Layer]:
@@ -39,6 +40,17 @@ def eliret_layers(seed: int) -> list[keras.layers.Layer]:
 # chaining four Keras layers resamples four times and blurs the slices (their standard deviation
 # dropped by a fifth), so BatchNormalization learned statistics the sharp validation slices lack.
 MEMBRANE_AFFINE = {"rotation_degrees": 10.0, "shift": 0.05, "shear_degrees": 10.0, "zoom": 0.2}
+# What membrane training draws from unless told otherwise: the lecture's ranges, flipped too.
+MEMBRANE_TRAINING = Distortions(**MEMBRANE_AFFINE, horizontal_flip=True)
+# The U-Net paper's elastic deformation: a 3×3 grid of displacement vectors.
+ELASTIC_GRID = 3
+
+
+def _draw(seeds: tf.Tensor, offset: int, low, high) -> tf.Tensor:
+    """One uniform number per sample in [low, high), from each sample's stateless seed + offset."""
+    return tf.map_fn(
+        lambda seed: tf.random.stateless_uniform([], seed + offset, low, high), seeds, fn_output_signature=tf.float32
+    )
 
 
 def random_affine(
@@ -49,8 +61,10 @@ def random_affine(
     shear_degrees: float,
     zoom: float,
     horizontal_flip: bool = True,
+    elastic: float = 0.0,
 ) -> tf.Tensor:
-    """One random affine transform (and horizontal flip) per sample, in a single resampling.
+    """One random affine transform (and horizontal flip, and elastic deformation) per sample,
+    in a single resampling.
 
     Args:
         stacked: (batch, H, W, C) images (image and mask channels stacked).
@@ -58,16 +72,14 @@ def random_affine(
         rotation_degrees, shift, shear_degrees, zoom: the ranges, as `ImageDataGenerator`'s
             rotation_range, width/height_shift_range, shear_range (in degrees) and zoom_range.
         horizontal_flip: whether half of the samples are mirrored left to right.
+        elastic: standard deviation in pixels of the elastic displacements (0: none); each output
+            pixel is displaced by them before the affine map, and the composed map is sampled once.
     """
     batch = tf.shape(stacked)[0]
     height = tf.cast(tf.shape(stacked)[1], tf.float32)
     width = tf.cast(tf.shape(stacked)[2], tf.float32)
 
-    def draw(offset, low, high):
-        return tf.map_fn(
-            lambda seed: tf.random.stateless_uniform([], seed + offset, low, high), seeds, fn_output_signature=tf.float32
-        )
-
+    draw = functools.partial(_draw, seeds)
     angle = draw(0, -rotation_degrees, rotation_degrees) * (math.pi / 180)
     shear = draw(1, -shear_degrees, shear_degrees) * (math.pi / 180)
     zoom_x = draw(2, 1 - zoom, 1 + zoom)
@@ -86,6 +98,8 @@ def random_affine(
     a12 = centre_y + shift_y - a10 * centre_x - a11 * centre_y
     zeros = tf.zeros([batch])
     transforms = tf.stack([a00, a01, a02, a10, a11, a12, zeros, zeros], axis=1)
+    if elastic:
+        return _resample(stacked, transforms, elastic_displacements(seeds, tf.shape(stacked)[1], tf.shape(stacked)[2], elastic))
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=stacked,
         transforms=transforms,
@@ -94,6 +108,70 @@ def random_affine(
         interpolation="BILINEAR",
         fill_mode="REFLECT",
     )
+
+
+def elastic_displacements(seeds: tf.Tensor, height, width, sigma: float, grid: int = ELASTIC_GRID) -> tf.Tensor:
+    """Per-pixel displacements (batch, H, W, 2) as (dx, dy): normal vectors of standard deviation
+    `sigma` pixels on a grid×grid lattice, interpolated bicubically (the U-Net paper's recipe)."""
+    coarse = tf.map_fn(
+        lambda seed: tf.random.stateless_normal([grid, grid, 2], seed + 7, stddev=sigma), seeds, fn_output_signature=tf.float32
+    )
+    return tf.image.resize(coarse, tf.stack([height, width]), method="bicubic")
+
+
+def _reflect(index: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Integer indices folded into [0, size) as (d c b a | a b c d | d c b a), like fill_mode="reflect"."""
+    period = 2 * size
+    index = tf.math.floormod(index, period)
+    return tf.where(index >= size, period - 1 - index, index)
+
+
+def _resample(stacked: tf.Tensor, transforms: tf.Tensor, displacements: tf.Tensor) -> tf.Tensor:
+    """Bilinear sampling of `stacked` at input = A · (out + displacement) + t, reflect fill.
+
+    `transforms` are ImageProjectiveTransform's rows (a00 a01 a02 a10 a11 a12 0 0); the displacements
+    come first so that the composed map is sampled once (each resampling blurs the slice).
+    """
+    height, width = tf.shape(stacked)[1], tf.shape(stacked)[2]
+    ys, xs = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+    x = xs[None] + displacements[..., 0]
+    y = ys[None] + displacements[..., 1]
+    row = transforms[:, :, None, None]
+    source_x = row[:, 0] * x + row[:, 1] * y + row[:, 2]
+    source_y = row[:, 3] * x + row[:, 4] * y + row[:, 5]
+    x0, y0 = tf.floor(source_x), tf.floor(source_y)
+    weight_x, weight_y = (source_x - x0)[..., None], (source_y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    batch_index = tf.broadcast_to(tf.range(tf.shape(stacked)[0])[:, None, None], tf.shape(x0))
+
+    def pick(dy, dx):
+        indices = tf.stack([batch_index, _reflect(y0 + dy, height), _reflect(x0 + dx, width)], axis=-1)
+        return tf.gather_nd(stacked, indices)
+
+    top = pick(0, 0) * (1 - weight_x) + pick(0, 1) * weight_x
+    bottom = pick(1, 0) * (1 - weight_x) + pick(1, 1) * weight_x
+    return top * (1 - weight_y) + bottom * weight_y
+
+
+def random_intensity(images: tf.Tensor, seeds: tf.Tensor, brightness: float, contrast: float, gamma: float) -> tf.Tensor:
+    """One random gamma, contrast and brightness change per sample, for the image channels only.
+
+    Args:
+        images: (batch, H, W, C) intensities in [0, 1].
+        seeds: (batch, 2) int32 stateless seeds (those of the geometric transform: other draws).
+        brightness, contrast, gamma: the ranges, as `segdemo.distortions.Distortions` describes them.
+    """
+    if not (brightness or contrast or gamma):
+        return images
+    images = tf.clip_by_value(images, 0.0, 1.0)
+    if gamma:
+        images = tf.pow(images, _draw(seeds, 8, 1.0 - gamma, 1.0 + gamma)[:, None, None, None])
+    if contrast:
+        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        images = (images - mean) * _draw(seeds, 9, 1.0 - contrast, 1.0 + contrast)[:, None, None, None] + mean
+    if brightness:
+        images = images + _draw(seeds, 10, -brightness, brightness)[:, None, None, None]
+    return tf.clip_by_value(images, 0.0, 1.0)
 
 
 PRESETS = ("eliret", "membrane")
@@ -153,8 +231,9 @@ class PairedAugmenter:
         seed: the same seed gives the same sequence of batches.
         output_size: when set, the transformed pairs are then reduced to output_size ×
             output_size (`shrink_pairs`): the transform runs at the input's full resolution.
-        distortions: when given, these ranges replace the preset's transforms, as one affine
-            resampling with reflect fill for either dataset (the augmentation preview's controls).
+        distortions: when given, these ranges replace the preset's transforms, as one
+            resampling with reflect fill for either dataset, then the intensity changes (the
+            augmentation preview's controls; membrane training with --elastic and the like).
         soft_masks: with `output_size`, the reduced masks keep their coverage fractions
             instead of being re-binarized (`shrink_pairs`).
     """
@@ -193,11 +272,17 @@ class PairedAugmenter:
         if self.preset == "membrane" or self.distortions is not None:
             if seeds is None:
                 seeds = np.random.default_rng(self.seed).integers(0, 2**31 - 1, size=(images.shape[0], 2))
+            seeds = tf.cast(seeds, tf.int32)
             ranges = asdict(self.distortions) if self.distortions is not None else MEMBRANE_AFFINE
-            stacked = random_affine(stacked, tf.cast(seeds, tf.int32), **ranges)
+            geometric = {name: ranges[name] for name in (*AFFINE_FIELDS, "elastic") if name in ranges}
+            stacked = random_affine(stacked, seeds, **geometric)
         for layer in self.layers:
             stacked = layer(stacked, training=True)
         images, masks = stacked[..., :channels], stacked[..., channels:]
+        if self.distortions is not None:
+            images = random_intensity(
+                images, seeds, self.distortions.brightness, self.distortions.contrast, self.distortions.gamma
+            )
         if self.output_size is not None:
             return shrink_pairs(images, masks, self.output_size, self.soft_masks)
         return _clip_and_binarize(images, masks)
@@ -212,17 +297,19 @@ def augmented_dataset(
     seed: int,
     output_size: int | None = None,
     soft_masks: bool = False,
+    distortions: Distortions | None = None,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over one epoch: shuffle, batch, augment (same transform for the pair).
 
     `output_size` (membrane: the network's 128): the pairs are given at full resolution,
     transformed there, then reduced to it, keeping coverage fractions with `soft_masks`
-    (see `PairedAugmenter`).
+    (see `PairedAugmenter`). `distortions` replace the preset's transforms (membrane training's
+    elastic and intensity options: `MEMBRANE_TRAINING` with those ranges set).
     """
-    augmenter = PairedAugmenter(preset, seed, output_size, soft_masks=soft_masks)
+    augmenter = PairedAugmenter(preset, seed, output_size, distortions, soft_masks=soft_masks)
     dataset = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), masks.astype(np.float32)))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if preset == "eliret":
+    if preset == "eliret" and distortions is None:
         return dataset.map(augmenter, num_parallel_calls=1).prefetch(2)
     # One stateless seed pair per sample, from a seeded stream: reproducible batches.
     seeds = tf.data.Dataset.random(seed=seed).batch(2).batch(batch_size)

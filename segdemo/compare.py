@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from segdemo import images, metrics, registry, render
-from segdemo.predict import Prediction, predict
+from segdemo.predict import TTA_FAMILIES, Prediction, predict
 from segdemo.weights import WeightsMissingError
 
 PANEL = 180  # pixels per panel side; small images are enlarged without blurring
@@ -34,6 +34,7 @@ CAPTIONS = {
     "grey": "grey output",
     "binary": "binarized output",
     "missing": "not available: weights missing (see the table)",
+    "tta": "+ TTA (8 views)",
 }
 
 
@@ -47,6 +48,7 @@ class ComparisonRow:
     mse: float | None = None
     iou: float | None = None
     error: str | None = None  # e.g. missing weights: the other models still run
+    tta: bool = False  # the mean over the eight flips and rotations (a second row for the model)
 
 
 def load_truth(truth) -> np.ndarray:
@@ -62,6 +64,7 @@ def compare(
     *,
     captions: dict | None = None,
     titles: dict | None = None,
+    tta: bool = False,
 ) -> tuple[np.ndarray, list[ComparisonRow]]:
     """Runs every model in `model_keys` on `image` and returns (figure, rows).
 
@@ -73,6 +76,8 @@ def compare(
             object; membrane: white = cell interior, as the lecture's labels).
         captions: the figure's words (keys of `CAPTIONS`), e.g. in another language.
         titles: model key -> title drawn in the figure (default: the registry's titles).
+        tta: also run each model that takes test-time augmentation (the membrane models) on the
+            eight flips and 90° rotations, averaged: a second row right after its plain one.
 
     Raises:
         ValueError: no model chosen, a bad image or truth, or a model that cannot run.
@@ -90,20 +95,27 @@ def compare(
     rows = []
     for key in model_keys:
         spec = registry.get(key)
-        try:
-            prediction = predict(pixels, key, threshold)
-        except WeightsMissingError as error:
-            rows.append(ComparisonRow(key, spec.title, None, error=str(error)))
-            continue
-        mse = iou = None
-        if truth_mask is not None:
-            # The truth follows the dataset's convention, which is what the network was
-            # trained to output; the foreground of an inverted model is its complement.
-            foreground_truth = 1.0 - truth_mask if spec.default_pipeline.inverted else truth_mask
-            mse = metrics.mse(prediction.raw, truth_mask)
-            iou = metrics.iou(prediction.labels, foreground_truth)
-        rows.append(ComparisonRow(key, spec.title, prediction, mse, iou))
+        for averaged in (False, True) if tta and spec.family in TTA_FAMILIES else (False,):
+            try:
+                prediction = predict(pixels, key, threshold, tta=averaged)
+            except WeightsMissingError as error:
+                rows.append(ComparisonRow(key, spec.title, None, error=str(error)))
+                break
+            mse = iou = None
+            if truth_mask is not None:
+                # The truth follows the dataset's convention, which is what the network was
+                # trained to output; the foreground of an inverted model is its complement.
+                foreground_truth = 1.0 - truth_mask if spec.default_pipeline.inverted else truth_mask
+                mse = metrics.mse(prediction.raw, truth_mask)
+                iou = metrics.iou(prediction.labels, foreground_truth)
+            rows.append(ComparisonRow(key, spec.title, prediction, mse, iou, tta=averaged))
     return figure(pixels, truth_mask, rows, captions, titles), rows
+
+
+def row_title(row: ComparisonRow, titles: dict | None = None, captions: dict | None = None) -> str:
+    """The row's model title (from `titles` when given), with the TTA words for an averaged row."""
+    title = (titles or {}).get(row.key, row.title)
+    return f"{title} {({**CAPTIONS, **(captions or {})})['tta']}" if row.tta else title
 
 
 def table(rows: list[ComparisonRow]) -> list[list]:
@@ -112,7 +124,7 @@ def table(rows: list[ComparisonRow]) -> list[list]:
         [row.title, None, None, None, None, row.error]
         if row.prediction is None
         else [
-            row.title,
+            row_title(row),
             None if row.mse is None else round(row.mse, 5),
             None if row.iou is None else round(row.iou, 4),
             round(row.prediction.seconds * 1000, 1),
@@ -170,7 +182,7 @@ def figure(
     for index, row in enumerate(rows):
         top = top_block + index * model_block
         draw.line([(GAP, top - GAP // 2), (FIGURE_WIDTH - GAP, top - GAP // 2)], fill=(210, 210, 210))
-        draw.text((GAP, top), titles.get(row.key, row.title), fill="black", font=render.font(TITLE_SIZE))
+        draw.text((GAP, top), row_title(row, titles, words), fill="black", font=render.font(TITLE_SIZE))
         if row.prediction is None:
             draw.text((GAP, top + heading), words["missing"], fill=(170, 0, 0), font=render.font())
             continue

@@ -37,6 +37,8 @@ class Prediction:
         palette: one RGB colour per class.
         pipeline: the pipeline that ran.
         cached: the network outputs came from the output cache (no network ran).
+        tta: the scores are the mean over the eight flips and 90° rotations of the image
+            (test-time augmentation; membrane models only).
     """
 
     model: str
@@ -50,10 +52,12 @@ class Prediction:
     palette: tuple[tuple[int, int, int], ...] = field(default=())
     pipeline: str = ""
     cached: bool = False
+    tta: bool = False
 
     def summary(self) -> dict:
-        """A JSON-ready summary: model, class fractions, seconds, image size."""
-        return {
+        """A JSON-ready summary: model, class fractions, seconds, image size (and `"tta": true`
+        for a test-time augmented prediction)."""
+        result = {
             "model": self.model,
             "pipeline": self.pipeline,
             "class_fractions": {name: round(value, 6) for name, value in self.class_fractions.items()},
@@ -61,6 +65,7 @@ class Prediction:
             "height": int(self.labels.shape[0]),
             "width": int(self.labels.shape[1]),
         }
+        return {**result, "tta": True} if self.tta else result
 
 
 def _check_fraction(value, what: str) -> float:
@@ -84,8 +89,45 @@ def check_opacity(opacity) -> float:
     return _check_fraction(opacity, "overlay opacity")
 
 
+# Families whose networks take test-time augmentation: square grey slices with no up or down
+# in them (the membranes), where a rotated or mirrored slice is still a plausible slice.
+TTA_FAMILIES = ("membrane",)
+TTA_VIEWS = 8
+
+
+def check_tta(tta, spec: ModelSpec) -> bool:
+    """`tta` as a bool, or a ValueError when it is not one or the model does not take it."""
+    if not isinstance(tta, (bool, np.bool_)):
+        raise ValueError(f"tta must be True or False, got {tta!r}.")
+    if tta and spec.family not in TTA_FAMILIES:
+        raise ValueError(f"Test-time augmentation is for the membrane models only, not {spec.key}.")
+    return bool(tta)
+
+
+def symmetric_views(batch: np.ndarray) -> list[np.ndarray]:
+    """The eight flips and 90° rotations of an (N, S, S, C) batch: rotations by 0–3 quarter turns,
+    then the same of its mirror image (left to right)."""
+    mirrored = batch[:, :, ::-1]
+    return [np.ascontiguousarray(np.rot90(view, turns, axes=(1, 2))) for view in (batch, mirrored) for turns in range(4)]
+
+
+def undo_views(outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Each output of `symmetric_views`' inputs turned back to the original orientation."""
+    restored = []
+    for index, output in enumerate(outputs):
+        view = np.rot90(output, -(index % 4), axes=(1, 2))
+        restored.append(view[:, :, ::-1] if index >= 4 else view)
+    return restored
+
+
 def predict(
-    image, model: str, threshold: float | None = None, *, pipeline: str | None = None, opacity: float = 0.5
+    image,
+    model: str,
+    threshold: float | None = None,
+    *,
+    pipeline: str | None = None,
+    opacity: float = 0.5,
+    tta: bool = False,
 ) -> Prediction:
     """Segments `image` with the registry model `model`.
 
@@ -99,32 +141,48 @@ def predict(
             "original" (the Caffe pipeline the weights were trained with) and
             "keras_segmentation" (what the lecture's library does).
         opacity: of the overlay colours, in [0, 1].
+        tta: test-time augmentation (membrane models): the network runs on the eight flips and
+            90° rotations of its input, each output is turned back and the eight are averaged
+            (about eight times the network's time).
 
     Raises:
-        ValueError: unknown model or pipeline, bad threshold or opacity, or an image that cannot
-            be used; a `WeightsMissingError` (a ValueError) when the model's weights are missing.
+        ValueError: unknown model or pipeline, bad threshold or opacity, `tta` for a model that
+            does not take it, or an image that cannot be used; a `WeightsMissingError` (a
+            ValueError) when the model's weights are missing.
     """
     spec = registry.get(model)
     threshold = check_threshold(threshold, spec)
     chosen = spec.pipeline(pipeline)
     opacity = check_opacity(opacity)
+    tta = check_tta(tta, spec)
     pixels = images.load(image)
     started = time.perf_counter()
-    outputs, cached = network_outputs(pixels, spec, chosen.name)
-    return render_prediction(pixels, spec, outputs, threshold, opacity, started=started, cached=cached, pipeline=chosen.name)
+    outputs, cached = network_outputs(pixels, spec, chosen.name, tta=tta)
+    return render_prediction(
+        pixels, spec, outputs, threshold, opacity, started=started, cached=cached, pipeline=chosen.name, tta=tta
+    )
 
 
-def network_outputs(pixels: np.ndarray, spec: ModelSpec, pipeline: str | None = None) -> tuple[CachedOutput, bool]:
+def network_outputs(
+    pixels: np.ndarray, spec: ModelSpec, pipeline: str | None = None, *, tta: bool = False
+) -> tuple[CachedOutput, bool]:
     """The model's raw and postprocessed outputs for a canonical image, from the cache when
-    they were computed before. Returns (outputs, whether they came from the cache)."""
+    they were computed before. Returns (outputs, whether they came from the cache).
+
+    With `tta` the raw output is the mean of the eight symmetric views' outputs, turned back.
+    """
     chosen = spec.pipeline(pipeline)
+    tta = check_tta(tta, spec)
     loaded = runtime.get(spec.key, chosen.name)
-    key = (image_digest(pixels), spec.key, chosen.name, loaded.precision, loaded.serial)
+    key = (image_digest(pixels), spec.key, chosen.name, loaded.precision, loaded.serial, tta)
     cached = CACHE.get(key)
     if cached is not None:
         return cached, True
     prepared = chosen.preprocess(pixels)
-    raw = loaded.raw(prepared.batch)
+    if tta:
+        raw = np.mean(undo_views([loaded.raw(view) for view in symmetric_views(prepared.batch)]), axis=0)
+    else:
+        raw = loaded.raw(prepared.batch)
     dense = chosen.postprocess(loaded.tail(raw), prepared)
     return CACHE.put(key, raw, prepared, dense), False
 
@@ -139,6 +197,7 @@ def render_prediction(
     started: float | None = None,
     cached: bool = False,
     pipeline: str | None = None,
+    tta: bool = False,
 ) -> Prediction:
     """The render stage: labels at the threshold, the overlay and the class areas."""
     dense = outputs.dense
@@ -163,4 +222,5 @@ def render_prediction(
         palette=spec.palette,
         pipeline=pipeline or spec.default_pipeline.name,
         cached=cached,
+        tta=tta,
     )

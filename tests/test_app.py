@@ -214,3 +214,33 @@ def test_augmentation_preview_with_one_control_per_distortion(client, dataset):
         assert np.array_equal(grid_cell(still, 0, 0), grid_cell(still, 0, 2))
         assert np.array_equal(grid_cell(still, 0, 1), grid_cell(still, 0, 3))
         assert not np.array_equal(grid_cell(rotated, 0, 0), grid_cell(rotated, 0, 2))
+
+
+def test_membrane_test_time_augmentation_adds_a_row_per_model_with_its_scores_and_time(client):
+    slice_path = ROOT / "examples" / "membrane" / "slice_20.png"
+    label_path = ROOT / "examples" / "membrane" / "slice_20_label.png"
+    figure_path, table = client.predict(
+        handle_file(str(slice_path)), handle_file(str(label_path)), ["membrane_unet_256"], 0.5, True, api_name="/compare_membrane"
+    )
+    plain, averaged = table["data"]
+    assert averaged[0] == f"{plain[0]} + TTA (8 views)"
+    assert 0.6 < plain[2] < 0.8 and 0.6 < averaged[2] < 0.8 and plain[2] != averaged[2]  # IoU of each
+    assert plain[3] > 0 and averaged[3] > 0  # each row its own time (bench.membrane_errors measures them)
+    with Image.open(figure_path) as figure:
+        assert figure.height > 500  # input row and two model blocks
+    _, unticked = client.predict(
+        handle_file(str(slice_path)), None, ["membrane_unet_256"], 0.5, False, api_name="/compare_membrane"
+    )
+    assert len(unticked["data"]) == 1
+
+
+def test_augmentation_preview_elastic_moves_the_mask_and_intensity_does_not(client):
+    still_path, _ = client.predict("membrane", 5, 0, 0.0, 0, 0.0, False, 0, 0.0, 0.0, 0.0, api_name="/augmentation_preview")
+    elastic_path, _ = client.predict("membrane", 5, 0, 0.0, 0, 0.0, False, 20, 0.0, 0.0, 0.0, api_name="/augmentation_preview")
+    light_path, _ = client.predict("membrane", 5, 0, 0.0, 0, 0.0, False, 0, 0.3, 0.5, 0.5, api_name="/augmentation_preview")
+    with Image.open(still_path) as still, Image.open(elastic_path) as elastic, Image.open(light_path) as light:
+        for row in range(2):
+            assert not np.array_equal(grid_cell(elastic, row, 3), grid_cell(still, row, 3))
+            assert not np.array_equal(grid_cell(elastic, row, 2), grid_cell(still, row, 2))
+            assert np.array_equal(grid_cell(light, row, 3), grid_cell(still, row, 3))
+            assert not np.array_equal(grid_cell(light, row, 2), grid_cell(still, row, 2))

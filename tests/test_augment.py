@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,84 @@ def test_soft_augmented_membrane_masks_are_fractions_of_binary_ones(membrane_dir
     # Binarizing at full resolution first and reducing after agrees with reducing then binarizing
     # except where a block is split about evenly.
     assert np.mean((soft_masks >= 0.5) == (hard_masks == 1)) > 0.97
+
+
+def test_elastic_deformation_moves_image_and_mask_together(membrane_dir):
+    """Elastic displacements (the U-Net paper's) on their own: the mask augmented as an "image"
+    must give the mask's own result, so the label follows every displaced pixel."""
+    from segdemo.augment import PairedAugmenter
+    from segdemo.datasets import membrane
+    from segdemo.distortions import Distortions
+
+    images, masks = membrane.load_slices([0, 1], membrane_dir, None)
+    elastic = PairedAugmenter("membrane", seed=4, distortions=Distortions(elastic=10))
+    augmented_images, augmented_masks = (np.asarray(array) for array in elastic(images, masks))
+    as_image, _ = elastic(masks, masks)
+    assert np.array_equal(np.asarray(as_image) >= 0.5, augmented_masks > 0)
+    assert set(np.unique(augmented_masks)) == {0.0, 1.0}
+    changed = np.mean(augmented_masks != masks)
+    assert 0.02 < changed < 0.3  # a deformation, not a new slice
+    # Membranes (label 0) still lie on the dark pixels of the deformed slice.
+    assert augmented_images[augmented_masks == 0].mean() < augmented_images[augmented_masks == 1].mean() - 0.1
+    # Smooth: neighbouring pixels move together, so a membrane stays one piece (no speckle).
+    assert np.mean(augmented_masks[:, 1:] != augmented_masks[:, :-1]) < 1.5 * np.mean(masks[:, 1:] != masks[:, :-1])
+
+
+def test_elastic_displacements_are_smooth_and_of_the_asked_size():
+    import tensorflow as tf
+
+    from segdemo.augment import elastic_displacements
+
+    seeds = tf.constant([[1, 2], [3, 4], [5, 6], [7, 8]], tf.int32)
+    small = np.asarray(elastic_displacements(seeds, 256, 256, 2.0))
+    large = np.asarray(elastic_displacements(seeds, 256, 256, 10.0))
+    assert small.shape == (4, 256, 256, 2)
+    np.testing.assert_allclose(large, small * 5, rtol=1e-4, atol=1e-4)  # the same draws, scaled
+    assert 3 < np.std(large) < 15
+    # Interpolated from a 3×3 grid: neighbours move by nearly the same vector (under a pixel apart).
+    assert np.abs(np.diff(large, axis=1)).max() < 1.0 and np.abs(np.diff(large, axis=2)).max() < 1.0
+
+
+def test_intensity_changes_leave_the_mask_where_it_was(membrane_dir):
+    from segdemo.augment import PairedAugmenter
+    from segdemo.datasets import membrane
+    from segdemo.distortions import Distortions
+
+    images, masks = membrane.load_slices([0, 1, 2, 3], membrane_dir, None)
+    for distortion in (Distortions(brightness=0.2), Distortions(contrast=0.5), Distortions(gamma=0.5)):
+        augmented_images, augmented_masks = (
+            np.asarray(array) for array in PairedAugmenter("membrane", seed=9, distortions=distortion)(images, masks)
+        )
+        assert np.array_equal(augmented_masks, masks), distortion
+        assert 0.0 <= augmented_images.min() and augmented_images.max() <= 1.0
+        shifts = np.abs(augmented_images - images).mean(axis=(1, 2, 3))
+        assert shifts.max() > 0.03 and np.ptp(shifts) > 0.01, distortion  # changed, by one draw per slice
+        # Monotone: a pixel brighter than another stays at least as bright (up to clipping).
+        for index in range(len(images)):
+            order = np.argsort(images[index].ravel())[::997]
+            assert (np.diff(augmented_images[index].ravel()[order]) >= -1e-6).all(), distortion
+
+
+def test_training_with_elastic_and_intensity_keeps_soft_labels_as_fractions(membrane_dir):
+    from segdemo.augment import MEMBRANE_TRAINING
+    from segdemo.datasets import membrane
+
+    images, masks = membrane.load_slices([0, 1, 2], membrane_dir, None)
+    distortions = dataclasses.replace(MEMBRANE_TRAINING, elastic=10, brightness=0.1, contrast=0.2, gamma=0.2)
+    batches = [
+        next(
+            iter(
+                augmented_dataset(
+                    images, masks, preset="membrane", batch_size=3, seed=2, output_size=128, soft_masks=True, distortions=chosen
+                )
+            )
+        )
+        for chosen in (MEMBRANE_TRAINING, distortions)
+    ]
+    (plain_images, plain_masks), (new_images, new_masks) = ([tensor.numpy() for tensor in batch] for batch in batches)
+    assert new_images.shape == new_masks.shape == (3, 128, 128, 1)
+    assert set(np.unique(new_masks * 16)) <= set(range(17))  # still a 4×4 block's share
+    assert np.mean((new_masks > 0) & (new_masks < 1)) > 0.05
+    assert not np.allclose(new_masks, plain_masks)  # the elastic part moved the labels
+    # ... and the image with them: membranes (cell share below a half) on the dark pixels.
+    assert new_images[new_masks < 0.5].mean() < new_images[new_masks >= 0.5].mean() - 0.1

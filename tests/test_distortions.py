@@ -44,8 +44,14 @@ def test_flip_alone_mirrors_or_keeps_each_pair_exactly(pairs):
 
 @pytest.mark.parametrize(
     "one",
-    [Distortions(rotation_degrees=30), Distortions(shift=0.3), Distortions(shear_degrees=30), Distortions(zoom=0.3)],
-    ids=["rotation", "shift", "shear", "zoom"],
+    [
+        Distortions(rotation_degrees=30),
+        Distortions(shift=0.3),
+        Distortions(shear_degrees=30),
+        Distortions(zoom=0.3),
+        Distortions(elastic=3),
+    ],
+    ids=["rotation", "shift", "shear", "zoom", "elastic"],
 )
 def test_each_distortion_alone_changes_image_and_mask_together(pairs, one):
     images, masks = pairs
@@ -64,7 +70,17 @@ def test_lecture_settings():
 
 @pytest.mark.parametrize(
     "arguments",
-    [{"rotation_degrees": -1}, {"shift": 1.5}, {"zoom": float("nan")}, {"shear_degrees": "10"}, {"horizontal_flip": 1}],
+    [
+        {"rotation_degrees": -1},
+        {"shift": 1.5},
+        {"zoom": float("nan")},
+        {"shear_degrees": "10"},
+        {"horizontal_flip": 1},
+        {"elastic": -2},
+        {"brightness": 0.8},
+        {"contrast": True},
+        {"gamma": float("inf")},
+    ],
 )
 def test_bad_ranges_are_refused(arguments):
     with pytest.raises(ValueError):
@@ -77,3 +93,15 @@ def test_preview_figure_for_both_datasets_with_chosen_distortions():
         moved = samples.augmentation_preview(dataset, 1, distortions=Distortions(rotation_degrees=40, zoom=0.3))
         assert still.shape == moved.shape and still.dtype == np.uint8
         assert not np.array_equal(still, moved)
+
+
+def test_preview_shows_elastic_and_intensity_distortions():
+    still = samples.augmentation_preview("membrane", 1, distortions=Distortions())
+    elastic = samples.augmentation_preview("membrane", 1, distortions=Distortions(elastic=20))
+    brighter = samples.augmentation_preview("membrane", 1, distortions=Distortions(brightness=0.3, contrast=0.5, gamma=0.5))
+    cell = still.shape[1] // 4
+    # Columns: original image, original mask, augmented image, augmented mask.
+    masks_still, masks_elastic, masks_brighter = (figure[:, 3 * cell :] for figure in (still, elastic, brighter))
+    assert not np.array_equal(masks_elastic, masks_still)
+    assert np.array_equal(masks_brighter, masks_still)  # intensity changes leave the labels alone
+    assert not np.array_equal(brighter[:, 2 * cell : 3 * cell], still[:, 2 * cell : 3 * cell])

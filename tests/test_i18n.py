@@ -12,6 +12,7 @@ from prerequisites import missing
 
 import app  # noqa: F401  (imports every tab: their STRINGS tables register)
 from segdemo import compare, images, inside, palettes, registry, samples
+from segdemo.distortions import Distortions
 from segdemo.predict import predict
 from ui import class_names_pt, common, i18n, messages
 from ui.tabs import membranes
@@ -105,6 +106,9 @@ def segdemo_errors(tmp_path) -> list[str]:
         lambda: inside.pyramid(np.zeros((8, 8)), "pspnet_voc", off=(4,)),
         lambda: inside.receptive_field(np.zeros((8, 8)), "pspnet_voc", point=(2.0, 0.5)),
         lambda: inside.receptive_field(np.zeros((8, 8)), "unet"),
+        lambda: predict(np.zeros((32, 32), np.uint8), "unet", 0.5, tta=True),
+        lambda: predict(np.zeros((32, 32), np.uint8), "membrane_unet", 0.5, tta="yes"),
+        lambda: Distortions(elastic=-1.0),
     ]
     found = []
     for call in calls:

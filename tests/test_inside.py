@@ -440,3 +440,18 @@ def test_leading_eigenvector_matches_numpy():
     expected = np.linalg.eigh(covariance)[1][:, -1]
     found = pyramid_pooling._leading_eigenvector(covariance)
     assert abs(abs(float(found @ expected)) - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("language", ["en", "pt-BR"])
+def test_the_membrane_card_shows_the_challenge_measures_and_the_papers_figure_as_a_reference(language):
+    from ui import i18n
+    from ui.tabs import inside as inside_tab
+
+    training = inside.model_card("membrane_unet_256").training
+    rows = inside_tab._format_training(training, language).splitlines()
+    averaged = training["valid"]["full_resolution_tta"]
+    (row,) = [row for row in rows if f"rand_error {averaged['rand_error']:.4g}" in row]
+    assert f"pixel_error {averaged['pixel_error']:.4g}" in row
+    assert i18n.text("sd_inside_field_full_resolution_tta", language) in row
+    (reference,) = [row for row in rows if i18n.text("sd_inside_unet_paper", language) in row]
+    assert "0.0382" in reference

@@ -124,3 +124,30 @@ def test_model_cache_is_bounded(monkeypatch, eliret_image):
         segdemo.predict(eliret_image, key)
     assert runtime.loaded_keys() == ["unet", "fcn_aug"]
     runtime.clear()
+
+
+@pytest.fixture(scope="module")
+def membrane_slice(membrane_dir) -> np.ndarray:
+    return np.asarray(Image.open(membrane_dir / "train" / "image" / "20.png"))
+
+
+@pytest.mark.parametrize("key", registry.keys("membrane"))
+def test_test_time_augmentation_averages_the_eight_symmetric_views(key, membrane_slice):
+    plain = segdemo.predict(membrane_slice, key, 0.5)
+    averaged = segdemo.predict(membrane_slice, key, 0.5, tta=True)
+    assert averaged.tta and not plain.tta and averaged.summary()["tta"] is True and "tta" not in plain.summary()
+    assert averaged.labels.shape == plain.labels.shape == membrane_slice.shape
+    assert 0.9 < np.mean(averaged.labels == plain.labels) < 1.0  # close to the plain answer, not the same
+    # Averaged over all eight symmetries, the answer for a mirrored or rotated slice is that
+    # slice's answer mirrored or rotated (a wrong turn-back would break this).
+    for transform in (np.fliplr, np.flipud, np.rot90):
+        turned = segdemo.predict(np.ascontiguousarray(transform(membrane_slice)), key, 0.5, tta=True)
+        np.testing.assert_allclose(turned.scores, transform(averaged.scores), atol=2e-3)
+    assert not np.allclose(segdemo.predict(np.fliplr(membrane_slice).copy(), key, 0.5).scores, np.fliplr(plain.scores), atol=2e-3)
+
+
+def test_test_time_augmentation_is_refused_where_it_does_not_apply(eliret_image, membrane_slice):
+    with pytest.raises(ValueError, match="membrane models only"):
+        segdemo.predict(eliret_image, "unet", 0.5, tta=True)
+    with pytest.raises(ValueError, match="True or False"):
+        segdemo.predict(membrane_slice, "membrane_unet", 0.5, tta="yes")

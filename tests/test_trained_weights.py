@@ -44,16 +44,9 @@ MEMBRANE_REACHED = {
     "membrane_noskip": {"accuracy": 0.8776, "f1": 0.6728},
 }
 # The issue's target for membrane_unet is 0.93. The committed network (32 base filters, 14 minutes
-# of CPU training) reaches 0.920, where every variant tried levelled off (README, "Membrane
+# of CPU training) reaches 0.920, where every variant tried levelled off (docs/training.md, "Membrane
 # models"): this older line guarded what was reached before today's figures had their own guard.
 MEMBRANE_VALID_ACCURACY_REACHED = 0.915
-
-# The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
-# 512×512 through predict() (resize to the network, run, resize back): 0.9246 for the committed
-# 256 model against 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json). The issue's
-# 0.935 is not reached (README, "The 256×256 exercise"); this guards what was.
-MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.924
-MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.805  # 0.808 measured; the 128 model: 0.786
 
 
 def _model(key):
@@ -148,15 +141,38 @@ def test_skips_matter_for_membranes(membrane_dir):
     assert with_skips["accuracy"] > without["accuracy"]
 
 
-def _full_resolution_figures(key, membrane_dir) -> tuple[float, float]:
-    """Pixel accuracy and membrane F1 over slices 20-24 at 512×512, through predict()."""
+# The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
+# 512×512 through predict() (resize to the network, run, resize back): 0.9269 for the committed
+# 256 model (retrained with elastic deformations and intensity changes; 0.9246 before) against
+# 0.9146 for the 128 one (weights/membrane_unet_256.metrics.json, docs/membranes.md). The issue's
+# 0.930 is not reached; these guard what was, and the weights before the retraining fail them.
+MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.926
+MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.813  # 0.8158 measured (0.808 before); the 128 model: 0.786
+# The challenge's adapted Rand error (mean over the slices): 0.232 measured, 0.324 before.
+MEMBRANE_256_RAND_ERROR_REACHED = 0.25
+# With test-time augmentation (8 flips/rotations averaged): 0.9244, F1 0.8070, Rand 0.285 measured;
+# 0.9219, 0.7998, 0.3034 before.
+MEMBRANE_256_TTA_REACHED = {"accuracy": 0.9235, "f1": 0.805, "rand_error": 0.295}
+
+
+@functools.cache
+def _challenge_figures(key, membrane_dir, tta=False) -> tuple[float, float, float]:
+    """Pixel accuracy, membrane F1 and mean adapted Rand error over slices 20-24 at 512×512,
+    through predict() (with test-time augmentation when `tta`)."""
     counts = np.zeros(4, dtype=np.int64)  # true positives, false positives, false negatives, true negatives
+    rand_errors = []
     for index in membrane.VALID_SLICES:
         truth = np.asarray(Image.open(membrane_dir / "train" / "label" / f"{index}.png").convert("L")) < 128
-        found = segdemo.predict(membrane_dir / "train" / "image" / f"{index}.png", key, 0.5).labels == 1
+        found = segdemo.predict(membrane_dir / "train" / "image" / f"{index}.png", key, 0.5, tta=tta).labels == 1
         counts += [(found & truth).sum(), (found & ~truth).sum(), (~found & truth).sum(), (~found & ~truth).sum()]
+        rand_errors.append(metrics.membrane_rand_error(found, truth))
     tp, fp, fn, tn = counts
-    return (tp + tn) / counts.sum(), 2 * tp / (2 * tp + fp + fn)
+    return (tp + tn) / counts.sum(), 2 * tp / (2 * tp + fp + fn), float(np.mean(rand_errors))
+
+
+def _full_resolution_figures(key, membrane_dir) -> tuple[float, float]:
+    """Pixel accuracy and membrane F1 over slices 20-24 at 512×512, through predict()."""
+    return _challenge_figures(key, membrane_dir)[:2]
 
 
 @pytest.mark.slow
@@ -165,3 +181,17 @@ def test_membrane_unet_256_is_more_accurate_at_full_resolution(membrane_dir):
     accuracy_128, f1_128 = _full_resolution_figures("membrane_unet", membrane_dir)
     assert accuracy >= MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED and accuracy > accuracy_128
     assert f1 >= MEMBRANE_256_FULL_RESOLUTION_F1_REACHED and f1 > f1_128
+
+
+@pytest.mark.slow
+def test_membrane_unet_256_challenge_measures(membrane_dir):
+    accuracy, f1, rand_error = _challenge_figures("membrane_unet_256", membrane_dir)
+    assert accuracy >= MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED and f1 >= MEMBRANE_256_FULL_RESOLUTION_F1_REACHED
+    assert rand_error <= MEMBRANE_256_RAND_ERROR_REACHED
+
+
+@pytest.mark.slow
+def test_membrane_unet_256_with_test_time_augmentation(membrane_dir):
+    accuracy, f1, rand_error = _challenge_figures("membrane_unet_256", membrane_dir, tta=True)
+    assert accuracy >= MEMBRANE_256_TTA_REACHED["accuracy"] and f1 >= MEMBRANE_256_TTA_REACHED["f1"]
+    assert rand_error <= MEMBRANE_256_TTA_REACHED["rand_error"]

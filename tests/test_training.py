@@ -85,7 +85,10 @@ def test_membrane_smoke_run(membrane_dir, tmp_path):
     accuracy = segdemo_metrics.pixel_accuracy(membrane_found, cells < 0.5)
     assert results["valid"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert (tmp_path / "membrane_noskip.loss.png").exists()
-    assert results["phases"] == [{"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False}]
+    no_extra = {"elastic": 0.0, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0}
+    assert results["phases"] == [
+        {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False, "seed": 7, **no_extra}
+    ]
 
 
 def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
@@ -96,11 +99,15 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
     first = tmp_path / "first" / weights_file.name
     first.parent.mkdir()
     first.write_bytes(weights_file.read_bytes())
-    results = train_membrane.main([*common, "--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4"])
+    resumed = ["--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4", "--seed", "8"]
+    results = train_membrane.main([*common, *resumed, "--elastic", "10", "--contrast", "0.2", "--gamma", "0.1"])
     assert results["phases"] == [
-        {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False},
-        {"epochs": 2, "learning_rate": 3e-4, "soft_labels": True},
+        {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False, "seed": 7}
+        | {"elastic": 0.0, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0},
+        {"epochs": 2, "learning_rate": 3e-4, "soft_labels": True, "seed": 8}
+        | {"elastic": 10.0, "brightness": 0.0, "contrast": 0.2, "gamma": 0.1},
     ]
+    assert "elastic deformation (10 px)" in results["augmentation"] and "contrast 0.2, gamma 0.1" in results["augmentation"]
     assert results["labels"] == "coverage fractions of the reduced masks"
     assert len(results["history"]["val_accuracy"]) == 3
     # Keras' validation accuracy binarizes the soft masks as `evaluate` does: for the kept (lowest

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -27,7 +28,7 @@ import keras
 import numpy as np
 
 from segdemo import architectures, metrics, registry, settings
-from segdemo.augment import augmented_dataset
+from segdemo.augment import MEMBRANE_TRAINING, augmented_dataset
 from segdemo.datasets import membrane
 from train import common
 from train.plots import save_loss_plot
@@ -63,6 +64,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="train on the reduced masks' coverage fractions instead of re-binarized masks "
         "(the scores, resized back to 512×512, then place thin membranes between the network's pixels)",
     )
+    parser.add_argument(
+        "--elastic",
+        type=float,
+        default=0.0,
+        metavar="PIXELS",
+        help="elastic deformations as in the U-Net paper: displacements on a 3×3 grid with this standard "
+        "deviation in pixels at 512×512 (the paper: 10), interpolated bicubically (default 0: none)",
+    )
+    parser.add_argument("--brightness", type=float, default=0.0, help="brightness drawn in ±this (intensities in [0, 1])")
+    parser.add_argument("--contrast", type=float, default=0.0, help="contrast factor drawn in [1 − this, 1 + this]")
+    parser.add_argument("--gamma", type=float, default=0.0, help="gamma drawn in [1 − this, 1 + this]")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
@@ -81,6 +93,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "resumed stretches, say), evaluate the average and write it to the output folder with the "
         "metrics already there (stochastic weight averaging)",
     )
+    parser.add_argument(
+        "--evaluate",
+        action="store_true",
+        help="no training: evaluate the weights in the output folder again (with the challenge's pixel and Rand "
+        "errors, and test-time augmentation) and rewrite the metrics file's validation figures",
+    )
     return parser.parse_args(argv)
 
 
@@ -95,9 +113,39 @@ def accuracy(y_true, y_pred):
     return keras.metrics.binary_accuracy(keras.ops.cast(y_true >= 0.5, y_pred.dtype), y_pred)
 
 
-def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, full_masks: np.ndarray | None = None) -> dict:
+def symmetric_mean(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The network's output averaged over the eight flips and 90° rotations of its input, each
+    turned back first (test-time augmentation, as `predict(..., tta=True)` does)."""
+    from segdemo.predict import symmetric_views, undo_views
+
+    outputs = [np.asarray(model(view, training=False)) for view in symmetric_views(images)]
+    return np.mean(undo_views(outputs), axis=0)
+
+
+def full_resolution_figures(cell_probability: np.ndarray, full_masks: np.ndarray) -> dict:
+    """Accuracy, membrane IoU and F1, and the ISBI challenge's pixel error and adapted Rand error
+    (mean over the slices) with the scores resized back to the masks' size, as `predict()` does."""
+    size = full_masks.shape[1]
+    upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
+    full_labels = membrane_scores(upsampled) >= THRESHOLD
+    full_truth = 1.0 - full_masks[..., 0]
+    return {
+        "size": size,
+        "accuracy": metrics.pixel_accuracy(full_labels, full_truth),
+        "membrane_iou": metrics.iou(full_labels, full_truth),
+        "membrane_f1": metrics.f1(full_labels, full_truth),
+        "pixel_error": metrics.pixel_error(full_labels, full_truth),
+        "rand_error": float(np.mean([metrics.membrane_rand_error(p, t) for p, t in zip(full_labels, full_truth)])),
+    }
+
+
+def evaluate(
+    model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, full_masks: np.ndarray | None = None, tta: bool = False
+) -> dict:
     """Loss, pixel accuracy, membrane IoU and F1 at the network's resolution and, when
-    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does).
+    `full_masks` are given, with the scores resized back to 512×512 (as `predict()` does), with
+    the challenge's pixel and Rand errors; with `tta` also the same at 512×512 for the mean over
+    the eight flips and rotations (`full_resolution_tta`).
     Soft `cell_masks` enter the loss as they are and the other figures binarized at 0.5."""
     cell_probability = np.asarray(model(images, training=False))
     loss = float(keras.losses.binary_crossentropy(cell_masks, cell_probability).numpy().mean())
@@ -110,16 +158,9 @@ def evaluate(model: keras.Model, images: np.ndarray, cell_masks: np.ndarray, ful
         "membrane_f1": metrics.f1(membrane_labels, membrane_truth),
     }
     if full_masks is not None:
-        size = full_masks.shape[1]
-        upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
-        full_labels = membrane_scores(upsampled) >= THRESHOLD
-        full_truth = 1.0 - full_masks[..., 0]
-        results["full_resolution"] = {
-            "size": size,
-            "accuracy": metrics.pixel_accuracy(full_labels, full_truth),
-            "membrane_iou": metrics.iou(full_labels, full_truth),
-            "membrane_f1": metrics.f1(full_labels, full_truth),
-        }
+        results["full_resolution"] = full_resolution_figures(cell_probability, full_masks)
+        if tta:
+            results["full_resolution_tta"] = full_resolution_figures(symmetric_mean(model, images), full_masks)
     return results
 
 
@@ -129,6 +170,23 @@ def network_arguments(spec: registry.ModelSpec, arguments: argparse.Namespace) -
     if arguments.base_filters:
         arch_kwargs["base_filters"] = arguments.base_filters
     return arch_kwargs
+
+
+AUGMENTATION_OPTIONS = ("elastic", "brightness", "contrast", "gamma")
+
+
+def training_distortions(arguments: argparse.Namespace) -> dict:
+    """The options that add to the lecture's affine augmentation, as the metrics file records them."""
+    return {name: float(getattr(arguments, name)) for name in AUGMENTATION_OPTIONS}
+
+
+def augmentation_text(size: int, extra: dict) -> str:
+    """The metrics file's one-line description of the augmentation."""
+    text = f"one affine transform per sample at full resolution, then area reduction to {size}x{size}"
+    if extra.get("elastic"):
+        text = text.replace("one affine transform", f"one affine transform and elastic deformation ({extra['elastic']:g} px)")
+    changes = [f"{name} {extra[name]:g}" for name in ("brightness", "contrast", "gamma") if extra.get(name)]
+    return text + (f"; intensity: {', '.join(changes)}" if changes else "")
 
 
 def validation_slices(root: Path, size: int, soft_masks: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,6 +201,11 @@ def train(arguments: argparse.Namespace) -> dict:
     if arguments.epochs < 1 or arguments.batch_size < 1 or arguments.steps_per_epoch < 1:
         raise ValueError("--epochs, --batch-size and --steps-per-epoch must be positive.")
     arch_kwargs = network_arguments(spec, arguments)
+    extra = training_distortions(arguments)
+    try:
+        distortions = dataclasses.replace(MEMBRANE_TRAINING, **extra)
+    except ValueError as error:
+        raise ValueError(f"--elastic, --brightness, --contrast, --gamma: {error}") from error
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"
@@ -176,6 +239,7 @@ def train(arguments: argparse.Namespace) -> dict:
         seed=arguments.seed,
         output_size=size,
         soft_masks=arguments.soft_labels,
+        distortions=distortions,
     ).repeat()
 
     print(
@@ -203,7 +267,13 @@ def train(arguments: argparse.Namespace) -> dict:
     )
     phases = [
         *phases,
-        {"epochs": len(history.get("loss", [])), "learning_rate": arguments.learning_rate, "soft_labels": arguments.soft_labels},
+        {
+            "epochs": len(history.get("loss", [])),
+            "learning_rate": arguments.learning_rate,
+            "soft_labels": arguments.soft_labels,
+            "seed": arguments.seed,
+            **extra,
+        },
     ]
     results = {
         "model": spec.key,
@@ -215,7 +285,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "steps_per_epoch": arguments.steps_per_epoch,
         "batch_size": arguments.batch_size,
         "learning_rate": arguments.learning_rate,
-        "augmentation": f"one affine transform per sample at full resolution, then area reduction to {size}x{size}",
+        "augmentation": augmentation_text(size, extra),
         "labels": membrane.LABEL_KINDS[arguments.soft_labels],
         "phases": phases,
         "seed": arguments.seed,
@@ -224,7 +294,7 @@ def train(arguments: argparse.Namespace) -> dict:
         "threshold": THRESHOLD,
         "train_slices": [membrane.TRAIN_SLICES.start, membrane.TRAIN_SLICES.stop - 1],
         "valid_slices": [membrane.VALID_SLICES.start, membrane.VALID_SLICES.stop - 1],
-        "valid": evaluate(model, valid_x, valid_y, valid_full_y),
+        "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True),
         "history": full_history,
     }
     common.write_metrics(metrics_path, results)
@@ -235,6 +305,7 @@ def train(arguments: argparse.Namespace) -> dict:
         f"membrane IoU {valid['membrane_iou']:.3f}, F1 {valid['membrane_f1']:.3f}; wrote {weights_path}",
         flush=True,
     )
+    report(spec.key, valid)
     return results
 
 
@@ -269,7 +340,7 @@ def average(arguments: argparse.Namespace) -> dict:
     results = {
         **previous,
         "averaged": [f"{path.parent.name}/{path.name}" for path in arguments.average],
-        "valid": evaluate(model, valid_x, valid_y, valid_full_y),
+        "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True),
     }
     common.write_metrics(metrics_path, results)
     valid = results["valid"]
@@ -278,11 +349,44 @@ def average(arguments: argparse.Namespace) -> dict:
         f"(512×512: {valid['full_resolution']['accuracy']:.4f}), F1 {valid['membrane_f1']:.3f}",
         flush=True,
     )
+    report(spec.key, valid)
     return results
+
+
+def reevaluate(arguments: argparse.Namespace) -> dict:
+    """Evaluates the weights already in the output folder again and rewrites `valid` in their metrics."""
+    spec = registry.get(arguments.model)
+    output = arguments.output or settings.weights_dir()
+    metrics_path = output / f"{spec.key}.metrics.json"
+    previous = common.read_metrics(metrics_path)
+    if not previous:
+        raise ValueError(f"--evaluate: no metrics at {metrics_path} (train into that folder first)")
+    model = architectures.build(spec.architecture, **network_arguments(spec, arguments))
+    model.load_weights(output / spec.weights_file)
+    soft = previous.get("labels") == membrane.LABEL_KINDS[True]
+    valid_x, valid_y, valid_full_y = validation_slices(arguments.data_dir or membrane.folder(), spec.input_size[0], soft)
+    results = {**previous, "valid": evaluate(model, valid_x, valid_y, valid_full_y, tta=True)}
+    common.write_metrics(metrics_path, results)
+    report(spec.key, results["valid"])
+    return results
+
+
+def report(key: str, valid: dict) -> None:
+    """Prints the validation figures at 512×512, plain and with test-time augmentation."""
+    for name, label in (("full_resolution", "plain"), ("full_resolution_tta", "8 flips/rotations")):
+        if name in valid:
+            figures = valid[name]
+            print(
+                f"{key} at 512x512, {label}: accuracy {figures['accuracy']:.4f}, membrane F1 {figures['membrane_f1']:.4f}, "
+                f"pixel error {figures['pixel_error']:.4f}, Rand error {figures['rand_error']:.4f}",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> dict:
     arguments = parse_arguments(argv)
+    if arguments.evaluate:
+        return reevaluate(arguments)
     return average(arguments) if arguments.average else train(arguments)
 
 

@@ -29,6 +29,7 @@ STRINGS = i18n.register(
         "sd_fig_grey": ("grey output", "saída em níveis de cinza"),
         "sd_fig_binary": ("binarized output", "saída binarizada"),
         "sd_fig_missing": ("not available: weights missing (see the table)", "indisponível: faltam os pesos (veja a tabela)"),
+        "sd_fig_tta": ("+ TTA (8 views)", "+ TTA (8 vistas)"),
         # Table headers (compare.TABLE_HEADERS order).
         "sd_tab_model": ("model", "modelo"),
         "sd_tab_mse": ("MSE vs truth", "MSE x saída ideal"),
@@ -55,6 +56,7 @@ CAPTION_KEYS = {
     "grey": "sd_fig_grey",
     "binary": "sd_fig_binary",
     "missing": "sd_fig_missing",
+    "tta": "sd_fig_tta",
 }
 HEADER_KEYS = ("sd_tab_model", "sd_tab_mse", "sd_tab_iou", "sd_tab_ms", "sd_tab_fg", "sd_tab_note")
 
@@ -84,9 +86,19 @@ def row_note(row: compare.ComparisonRow, language: str) -> str:
     return ""
 
 
-def run(image, truth, model_keys, threshold, language: str, threshold_to_library: Callable[[float], float] = float, trained=None):
+def run(
+    image,
+    truth,
+    model_keys,
+    threshold,
+    language: str,
+    threshold_to_library: Callable[[float], float] = float,
+    trained=None,
+    tta: bool = False,
+):
     """Runs the comparison and returns (figure PNG, table) in `language`; `trained`: a model trained
-    in this browser (ui.tabs.train), added as the last row."""
+    in this browser (ui.tabs.train), added as the last row; `tta`: each membrane model also
+    averaged over the eight flips and rotations, in a row of its own (`compare.compare`)."""
     if image is None:
         raise common.error("sd_no_image", language)
     keys = list(model_keys or [])
@@ -99,10 +111,12 @@ def run(image, truth, model_keys, threshold, language: str, threshold_to_library
             truth,
             captions=captions(language),
             titles={key: common.model_title(key, language) for key in keys},
+            tta=bool(tta),
         )
     table = compare.table(rows)
+    titles = {key: common.model_title(key, language) for key in keys}
     for row, cells in zip(rows, table):
-        cells[0] = common.model_title(row.key, language)
+        cells[0] = compare.row_title(row, titles, captions(language))
         cells[-1] = row_note(row, language)
     if trained is not None:
         from ui.tabs import train as train_tab  # here: ui.tabs imports this module
@@ -126,6 +140,8 @@ class ComparisonSettings:
         threshold_to_library: the slider's value -> the library's threshold (membranes: the
             slider follows the lecture's `qp >= limiar`, the library thresholds the membrane score).
         session_model: also show the model trained in this browser, if any (ui.tabs.train).
+        tta_label: translation key of a "test-time augmentation" checkbox (None: no checkbox);
+            ticked, each model that takes it gets a second row, averaged over 8 flips/rotations.
     """
 
     model_keys: list[str]
@@ -136,6 +152,7 @@ class ComparisonSettings:
     threshold_label: str = "sd_cmp_threshold"
     threshold_to_library: Callable[[float], float] = float
     session_model: bool = False
+    tta_label: str | None = None
 
 
 def build(settings: ComparisonSettings) -> None:
@@ -156,6 +173,7 @@ def build(settings: ComparisonSettings) -> None:
             with gr.Accordion(t("sd_cmp_about_models"), open=True):
                 common.model_descriptions(settings.model_keys)
             threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t(settings.threshold_label))
+            tta = [gr.Checkbox(value=False, label=t(settings.tta_label))] if settings.tta_label else []
             button = gr.Button(t("sd_cmp_button"), variant="primary")
         with gr.Column(scale=1, min_width=300):
             figure = gr.Image(label=t("sd_cmp_figure"), format="png", interactive=False)
@@ -173,15 +191,24 @@ def build(settings: ComparisonSettings) -> None:
 
     session = [train_tab.session_state()] if settings.session_model else []
 
-    # truth=None: the ground truth is optional (the API description says so); the rest come from the page.
-    def handler(image, truth=None, model_keys=(), threshold=0.5, trained=None, request: gr.Request = None):
-        """Each chosen model on the image, side by side, scored against the ground truth when one is given."""
-        return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library, trained)
+    # Optional inputs have defaults (the API description says so); the page sends them all.
+    if tta:
+
+        def handler(image, truth=None, model_keys=(), threshold=0.5, tta=False, request: gr.Request = None):
+            """Each chosen model on the image, side by side, scored against the ground truth when one is given;
+            `tta`: each membrane model also averaged over the eight flips and rotations."""
+            return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library, tta=tta)
+
+    else:
+
+        def handler(image, truth=None, model_keys=(), threshold=0.5, trained=None, request: gr.Request = None):
+            """Each chosen model on the image, side by side, scored against the ground truth when one is given."""
+            return run(image, truth, model_keys, threshold, i18n.language(request), settings.threshold_to_library, trained)
 
     handler.__name__ = f"run_{settings.api_name}"
     event = button.click(
         handler,
-        [image, truth, models, threshold, *session],
+        [image, truth, models, threshold, *tta, *session],
         [figure, table],
         api_name=settings.api_name,
         concurrency_id="inference",

@@ -123,6 +123,15 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"The membrane dataset is not on this machine (?P<rest>.*)",
         "O conjunto de dados de membranas não está nesta máquina {rest}",
     ),
+    (
+        r"Test-time augmentation is for the membrane models only, not (?P<key>.+)\.",
+        "O aumento de dados no teste (TTA) é só para os modelos de membranas, não para {key}.",
+    ),
+    (r"tta must be True or False, got (?P<value>.+)\.", "tta deve ser True ou False; recebido {value}."),
+    (
+        r"The (?P<name>[a-z ]+) range must be a number in \[0, (?P<limit>[\d.]+)\], got (?P<value>.+)\.",
+        "A faixa de {name} deve ser um número em [0, {limit}]; recebido {value}.",
+    ),
 )
 
 _COMPILED = tuple((re.compile(pattern, re.DOTALL), portuguese) for pattern, portuguese in _PATTERNS)

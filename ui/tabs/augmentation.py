@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gradio as gr
 
 from segdemo import samples
@@ -19,14 +21,18 @@ STRINGS = i18n.register(
                 "transform, so the mask still marks the object. Each control sets the range of one distortion (0 turns it off): "
                 "set the others to 0 to see one on its own, as the lecture's exercise asks, or combine them. The controls start at "
                 "what the lecture used: shifts of ±70 % and flips for eliret; rotation, shift, shear and zoom without flips "
-                "(`horizontal_flip=False`) for the membranes, whose slices are shown after the reduction to 128×128."
+                "(`horizontal_flip=False`) for the membranes, whose slices are shown after the reduction to 128×128. "
+                "Below them, what the U-Net paper adds for its few labelled slices: elastic deformations (image and mask bent "
+                "together) and brightness, contrast and gamma, which change the image only: the mask must not move."
             ),
             (
                 "**A figura 13 da aula.** O aumento de dados aplica a cada imagem de treino e à sua máscara a *mesma* transformação "
                 "aleatória, para que a máscara continue marcando o objeto. Cada controle define a faixa de uma distorção (0 a "
                 "desliga): zere as outras para ver uma sozinha, como pede o exercício da aula, ou combine-as. Os controles começam "
                 "com o que a aula usou: deslocamentos de ±70 % e espelhamentos no eliret; rotação, deslocamento, cisalhamento e "
-                "zoom sem espelhamento (`horizontal_flip=False`) nas membranas, cujas fatias aparecem já reduzidas a 128×128."
+                "zoom sem espelhamento (`horizontal_flip=False`) nas membranas, cujas fatias aparecem já reduzidas a 128×128. "
+                "Abaixo deles, o que o artigo da U-Net acrescenta para suas poucas fatias rotuladas: deformações elásticas "
+                "(imagem e máscara entortadas juntas) e brilho, contraste e gama, que mudam só a imagem: a máscara não pode mudar."
             ),
         ),
         "sd_aug_dataset": ("Dataset", "Conjunto de dados"),
@@ -40,6 +46,13 @@ STRINGS = i18n.register(
         "sd_aug_shear": ("Shear: ± degrees (shear_range)", "Cisalhamento: ± graus (shear_range)"),
         "sd_aug_zoom": ("Zoom: ± fraction (zoom_range)", "Zoom: ± fração (zoom_range)"),
         "sd_aug_flip": ("Horizontal flip (horizontal_flip)", "Espelhamento horizontal (horizontal_flip)"),
+        "sd_aug_elastic": (
+            "Elastic deformation: pixels of displacement (the U-Net paper: 10 on a 3×3 grid)",
+            "Deformação elástica: pixels de deslocamento (artigo da U-Net: 10 numa grade 3×3)",
+        ),
+        "sd_aug_brightness": ("Brightness: ± added (image only)", "Brilho: ± somado (só a imagem)"),
+        "sd_aug_contrast": ("Contrast: ± fraction (image only)", "Contraste: ± fração (só a imagem)"),
+        "sd_aug_gamma": ("Gamma: ± fraction of the exponent (image only)", "Gama: ± fração do expoente (só a imagem)"),
         "sd_aug_seed": ("Seed", "Semente"),
         "sd_aug_button": ("New sample", "Nova amostra"),
         "sd_aug_lecture": ("The lecture's settings", "Valores da aula"),
@@ -57,14 +70,29 @@ CELL = 140  # pixels per picture: room for the longest column title ("máscara a
 NO_DISTORTION = Distortions()
 
 
+CONTROL_FIELDS = tuple(field.name for field in dataclasses.fields(Distortions))
+
+
 def lecture_settings(dataset: str) -> tuple:
-    """The five controls' values for `dataset` as the lecture set them (rotation, shift, shear, zoom, flip)."""
+    """The controls' values for `dataset` as the lecture set them (rotation, shift, shear, zoom,
+    flip; elastic, brightness, contrast and gamma, which the lecture did not use, at 0)."""
     chosen = LECTURE_DISTORTIONS.get(dataset, NO_DISTORTION)
-    return chosen.rotation_degrees, chosen.shift, chosen.shear_degrees, chosen.zoom, chosen.horizontal_flip
+    return tuple(getattr(chosen, name) for name in CONTROL_FIELDS)
 
 
 def new_augmentation_sample(
-    dataset, seed, rotation=None, shift=None, shear=None, zoom=None, horizontal_flip=None, request: gr.Request = None
+    dataset,
+    seed,
+    rotation=None,
+    shift=None,
+    shear=None,
+    zoom=None,
+    horizontal_flip=None,
+    elastic=None,
+    brightness=None,
+    contrast=None,
+    gamma=None,
+    request: gr.Request = None,
 ):
     """Handler of the preview (API `/augmentation_preview`): a fresh random transform of a few pairs.
 
@@ -76,11 +104,12 @@ def new_augmentation_sample(
         if dataset not in LECTURE_DISTORTIONS:
             raise ValueError(f"Unknown dataset {dataset!r} for the augmentation preview; choose eliret or membrane.")
         defaults = lecture_settings(dataset)
-        values = [
-            default if value is None else value
-            for value, default in zip((rotation, shift, shear, zoom, horizontal_flip), defaults)
-        ]
-        distortions = Distortions(float(values[0]), float(values[1]), float(values[2]), float(values[3]), bool(values[4]))
+        given = (rotation, shift, shear, zoom, horizontal_flip, elastic, brightness, contrast, gamma)
+        values = {
+            name: default if value is None else (bool(value) if name == "horizontal_flip" else float(value))
+            for name, value, default in zip(CONTROL_FIELDS, given, defaults)
+        }
+        distortions = Distortions(**values)
         figure = samples.augmentation_preview(
             dataset,
             int(seed),
@@ -95,7 +124,7 @@ def build() -> None:
     """The tab: dataset, one control per distortion, seed; the figure of original and augmented pairs."""
     with gr.Tab(t(TITLE_KEY), id="augmentation"):
         gr.Markdown(t(INTRO_KEY))
-        rotation_0, shift_0, shear_0, zoom_0, flip_0 = lecture_settings("eliret")
+        rotation_0, shift_0, shear_0, zoom_0, flip_0, *_ = lecture_settings("eliret")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
                 dataset = gr.Radio(
@@ -108,6 +137,10 @@ def build() -> None:
                 shear = gr.Slider(0, 45, value=shear_0, step=1, label=t("sd_aug_shear"))
                 zoom = gr.Slider(0.0, 0.5, value=zoom_0, step=0.05, label=t("sd_aug_zoom"))
                 flip = gr.Checkbox(value=flip_0, label=t("sd_aug_flip"))
+                elastic = gr.Slider(0, 30, value=0, step=1, label=t("sd_aug_elastic"))
+                brightness = gr.Slider(0.0, 0.5, value=0.0, step=0.02, label=t("sd_aug_brightness"))
+                contrast = gr.Slider(0.0, 0.9, value=0.0, step=0.05, label=t("sd_aug_contrast"))
+                gamma = gr.Slider(0.0, 0.9, value=0.0, step=0.05, label=t("sd_aug_gamma"))
                 with gr.Row():
                     lecture = gr.Button(t("sd_aug_lecture"), size="sm")
                     none = gr.Button(t("sd_aug_none"), size="sm")
@@ -118,11 +151,11 @@ def build() -> None:
                 preview = gr.Image(
                     label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview"
                 )
-    controls = [rotation, shift, shear, zoom, flip]
+    controls = [rotation, shift, shear, zoom, flip, elastic, brightness, contrast, gamma]
     # Choosing a dataset or the lecture's button sets the controls to the lecture's values for it.
     dataset.change(lecture_settings, dataset, controls, api_visibility="private", queue=False)
     lecture.click(lecture_settings, dataset, controls, api_visibility="private", queue=False)
-    none.click(lambda: (0, 0.0, 0, 0.0, False), None, controls, api_visibility="private", queue=False)
+    none.click(lambda: lecture_settings("none"), None, controls, api_visibility="private", queue=False)
     button.click(
         new_augmentation_sample,
         [dataset, seed, *controls],

@@ -34,6 +34,12 @@ STRINGS = i18n.register(
             "Threshold: white (cell interior) where qp ≥ threshold, as the lecture's qp >= 0.5",
             "Limiar: branco (interior da célula) onde qp ≥ limiar, como o qp >= 0.5 da aula",
         ),
+        "sd_membranes_tta": (
+            "Test-time augmentation: also run each model on the 8 flips and 90° rotations of the slice and average "
+            "(a second row per model, with its scores and time)",
+            "Aumento de dados no teste (TTA): rodar cada modelo também nos 8 espelhamentos e rotações de 90° da fatia e "
+            "tirar a média (uma segunda linha por modelo, com seus resultados e tempo)",
+        ),
         "sd_membranes_examples": (
             "ISBI-2012 slices: validation slices 20, 22, 24 with their labels, and unlabelled test slices",
             "Fatias do ISBI-2012: fatias de validação 20, 22, 24 com seus rótulos, e fatias de teste sem rótulo",
@@ -66,5 +72,6 @@ def build() -> None:
                 api_name="compare_membrane",
                 threshold_label="sd_membranes_threshold",
                 threshold_to_library=lecture_threshold,
+                tta_label="sd_membranes_tta",
             )
         )

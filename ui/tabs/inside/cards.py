@@ -62,6 +62,14 @@ STRINGS = i18n.register(
         "sd_inside_field_test": ("test", "teste"),
         "sd_inside_field_large": ("large images", "imagens grandes"),
         "sd_inside_field_full_resolution": ("at full resolution", "na resolução original"),
+        "sd_inside_field_full_resolution_tta": (
+            "at full resolution, mean of the 8 flips/rotations",
+            "na resolução original, média dos 8 espelhamentos/rotações",
+        ),
+        "sd_inside_unet_paper": (
+            "the U-Net paper, ISBI-2012 challenge test set (other, unpublished slices: a reference, not a comparison)",
+            "o artigo da U-Net, conjunto de teste do desafio ISBI-2012 (outras fatias, não publicadas: referência, não comparação)",
+        ),
         "sd_inside_labels_soft": ("coverage fractions of the reduced masks", "frações de cobertura das máscaras reduzidas"),
         "sd_inside_labels_hard": ("reduced masks binarized at 0.5", "máscaras reduzidas binarizadas em 0,5"),
     }
@@ -103,6 +111,10 @@ def _value(value, language: str) -> str:
     return i18n.text(LABEL_KINDS[value], language) if value in LABEL_KINDS else str(value)
 
 
+# The U-Net paper's adapted Rand error on the ISBI-2012 challenge's test slices (table 1).
+UNET_PAPER_RAND_ERROR = 0.0382
+
+
 def _format_training(training: dict, language: str) -> str:
     rows = []
     for name in TRAINING_FIELDS:
@@ -118,6 +130,8 @@ def _format_training(training: dict, language: str) -> str:
                 for key, inner in value.items()
                 if isinstance(inner, dict)
             ]
+    if any(isinstance(inner, dict) and "rand_error" in inner for inner in (training.get("valid") or {}).values()):
+        rows.append(f"| {i18n.text('sd_inside_unet_paper', language)} | rand_error {UNET_PAPER_RAND_ERROR} |")
     return "\n".join(rows)
 
 
