@@ -445,10 +445,10 @@ def test_leading_eigenvector_matches_numpy():
 @pytest.mark.parametrize("language", ["en", "pt-BR"])
 def test_the_membrane_card_shows_the_challenge_measures_and_the_papers_figure_as_a_reference(language):
     from ui import i18n
-    from ui.tabs import inside as inside_tab
+    from ui.tabs.inside import cards
 
     training = inside.model_card("membrane_unet_256").training
-    rows = inside_tab._format_training(training, language).splitlines()
+    rows = cards._format_training(training, language).splitlines()
     averaged = training["valid"]["full_resolution_tta"]
     (row,) = [row for row in rows if f"rand_error {averaged['rand_error']:.4g}" in row]
     assert f"pixel_error {averaged['pixel_error']:.4g}" in row
