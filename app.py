@@ -7,6 +7,7 @@ with its own Portuguese and English strings; `ui.common` and `ui.i18n` hold what
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -21,7 +22,7 @@ import gradio as gr
 from segdemo import health, registry, runtime, settings
 from ui import i18n
 from ui.i18n import t
-from ui.tabs import ORDER
+from ui.tabs import ORDER, photos
 
 STRINGS = i18n.register(
     {
@@ -147,10 +148,31 @@ def launch(share: bool = False) -> gr.Blocks:
         app_kwargs={"middleware": [i18n.locale_middleware()]},
     )
     demo.app.add_api_route("/health", health_route, methods=["GET"])
-    # Load TensorFlow and the small models in the background: the page is up at once and
-    # the first comparison does not wait for them.
-    threading.Thread(target=runtime.warm_up, args=(registry.keys("eliret"),), daemon=True).start()
+    _log_progress()
+    threading.Thread(target=warm_up, daemon=True, name="segdemo-warm-up").start()
     return demo
+
+
+def _log_progress() -> None:
+    """segdemo's progress lines (the engines' conversion, calibration and choice) on stderr."""
+    logger = logging.getLogger("segdemo")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def warm_up() -> None:
+    """Runs in the background after the page is up: TensorFlow and the small models first (the
+    first comparison does not wait for them), then the photo tab's default network when its weights
+    are already here (never a download at start), which also starts measuring its engines
+    (segdemo.engines): no student's request waits for a conversion or a calibration."""
+    runtime.warm_up(registry.keys("eliret"))
+    offline = settings.get().offline
+    present = [key for key in photos.DEFAULT_MODELS if health.weights_state(registry.get(key), offline) == "present"]
+    runtime.warm_up(present)
 
 
 def main() -> None:

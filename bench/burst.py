@@ -1,12 +1,14 @@
 """A class burst: N students send a photo to the photo tab's PSPNet at the same moment.
 
-Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600] [--workers N]
+Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600]
+                             [--workers N] [--precision exact|fast] [--engine auto|tensorflow|openvino]
 
-Writes the network with random weights in the published layout into a temporary weights folder
-(where the real file is absent here; random weights cost the network the same time), starts app.py
-on 127.0.0.1 with it, sends one warm-up request (it loads TensorFlow and converts the weights,
-timed apart), then submits N requests at once through gradio_client's /photos endpoint: the
-shipped photos in turn, at sizes cycling from 0.3 MP up to --max-megapixels. Prints when the last
+Writes the network with seeded weights that behave like trained ones, in the published layout, into
+a temporary weights folder (the real file is absent here), starts app.py on 127.0.0.1 with it, sends
+one warm-up request (it loads TensorFlow and converts the weights, timed apart), waits until the
+app has measured its engines (as it does at start-up before a class), then submits N requests at
+once through gradio_client's /photos endpoint: N different images (the shipped photos, each round
+another crop, every other one mirrored), at sizes cycling from 0.3 MP up to --max-megapixels. Prints when the last
 answer arrived, the waits (p50, p95, max), failures, the queue positions and ETAs the clients saw,
 and the server's peak RSS. Figures are printed, not asserted.
 """
@@ -50,32 +52,52 @@ class Outcome:
 
 
 def make_photos(folder: Path, count: int, max_megapixels: float) -> list[tuple[Path, float]]:
-    """`count` JPEGs: the shipped photos in turn, each resized to the next size of MEGAPIXEL_STEPS."""
+    """`count` different JPEGs, as a class would send: the shipped photos in turn, each time
+    another crop (and every other round mirrored), resized to the next size of MEGAPIXEL_STEPS.
+    No two are the same image, so no answer can come from the app's output cache."""
     sources = sorted(PHOTOS.glob("*.jpg"))
     if not sources:
         raise SystemExit(f"no shipped photos in {PHOTOS}")
     steps = [step for step in MEGAPIXEL_STEPS if step < max_megapixels] + [max_megapixels]
-    made = {}
     result = []
     for index in range(count):
         source, megapixels = sources[index % len(sources)], steps[index % len(steps)]
-        key = (source, megapixels)
-        if key not in made:
-            with Image.open(source) as image:
-                image = image.convert("RGB")
-                scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
-                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                path = folder / f"{source.stem}_{megapixels:g}mp.jpg"
-                image.resize(size, Image.Resampling.BICUBIC).save(path, quality=88)
-            made[key] = path
-        result.append((made[key], megapixels))
+        round_ = index // len(sources)
+        with Image.open(source) as image:
+            image = image.convert("RGB")
+            # Each round keeps a little less of the photo, from another corner: (trim, trim) to (0, 0) in turn.
+            trim = 0.03 * (round_ + 1)
+            left = round(image.width * trim) if round_ % 2 else 0
+            top = round(image.height * trim) if round_ % 4 >= 2 else 0
+            image = image.crop((left, top, left + round(image.width * (1 - trim)), top + round(image.height * (1 - trim))))
+            if round_ % 2:
+                image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            scale = (megapixels * 1e6 / (image.width * image.height)) ** 0.5
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            path = folder / f"{index:03d}_{source.stem}_{megapixels:g}mp.jpg"
+            image.resize(size, Image.Resampling.BICUBIC).save(path, quality=88)
+        result.append((path, megapixels))
     return result
 
 
 def write_weights(model: str, folder: Path) -> None:
-    """Random weights in the published layout, written by a child process (TensorFlow stays out of this one)."""
-    code = f"from bench.published_weights import write_random_published_weights as w; w({model!r}, {str(folder)!r})"
+    """Seeded weights in the published layout that behave like trained ones (bench/seeded_weights.py:
+    the engines' guard compares labels, which flat random scores would flip on any rounding), written
+    by a child process (TensorFlow stays out of this one; the calibrated file is cached)."""
+    code = f"from bench.published_weights import write_trained_like_weights as w; w({model!r}, {str(folder)!r})"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+
+
+def wait_for_engines(url: str, model: str, limit: float) -> str:
+    """Waits until the app has finished measuring `model`'s engines (started at start-up in the
+    background, as before a class); returns what runs it."""
+    deadline = time.monotonic() + limit
+    while True:
+        running = health(url).get("engines", {})
+        state = next((value for key, value in running.items() if key.split(":")[0].split("@")[0] == model), None)
+        if (state is not None and "," not in state) or time.monotonic() > deadline:  # "…, measuring OpenVINO" while busy
+            return state or "not loaded"
+        time.sleep(2)
 
 
 def submit(client: Client, path: Path, model: str):
@@ -166,6 +188,8 @@ def main() -> None:
     parser.add_argument("--max-megapixels", type=float, default=12.0)
     parser.add_argument("--time-limit", type=float, default=600, help="seconds for the warm-up and the burst together")
     parser.add_argument("--workers", type=int, default=None, help="SEGDEMO_WORKERS for the app (default: the app's own choice)")
+    parser.add_argument("--precision", choices=("exact", "fast"), help="SEGDEMO_PRECISION for the app (default: its own choice)")
+    parser.add_argument("--engine", choices=("auto", "tensorflow", "openvino"), help="SEGDEMO_ENGINE for the app")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segdemo-burst-") as scratch:
         folder = Path(scratch)
@@ -174,11 +198,14 @@ def main() -> None:
         write_weights(arguments.model, folder / "weights")
         photos = make_photos(folder, arguments.requests, arguments.max_megapixels)
         print(
-            f"random {arguments.model} weights and {len({p for p, _ in photos})} photo files ready in {time.monotonic() - started:.0f} s"
+            f"trained-like {arguments.model} weights and {len({p for p, _ in photos})} photo files ready in {time.monotonic() - started:.0f} s"
         )
         env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
         if arguments.workers is not None:
             env["SEGDEMO_WORKERS"] = str(arguments.workers)
+        for variable, value in (("SEGDEMO_PRECISION", arguments.precision), ("SEGDEMO_ENGINE", arguments.engine)):
+            if value:
+                env[variable] = value
         with running_app(folder / "app.log", env=env) as app:
             deadline = time.monotonic() + arguments.time_limit
             print(
@@ -193,6 +220,13 @@ def main() -> None:
             if warm_error:
                 raise SystemExit(f"the warm-up request failed: {warm_error}\n{app.log_tail()}")
             warm_s = time.monotonic() - warm_started
+            engine_started = time.monotonic()
+            runs_in = wait_for_engines(app.url, arguments.model, max(0.0, deadline - time.monotonic()))
+            served = health(app.url)
+            print(
+                f"{arguments.model} runs in {runs_in} (precision {served.get('precision')}; engines measured "
+                f"{time.monotonic() - engine_started:.0f} s after the warm-up answer)"
+            )
             rss_before = peak_rss_mib(app.pid)
             outcomes, _ = run_burst(app.url, photos, arguments.model, deadline)
             report(outcomes, warm_s, rss_before, peak_rss_mib(app.pid))

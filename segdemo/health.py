@@ -7,6 +7,9 @@ import os
 from segdemo import cpu, registry, runtime, settings, weights
 from segdemo.output_cache import CACHE
 
+DECIDING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The CPU flags that decide how fast int8 and bfloat16 run (reported by /health)."""
+
 
 def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
     """The state of a model's weights: "present" (a weights folder, the download cache or the
@@ -32,9 +35,12 @@ def report() -> dict:
     return {
         "status": "ok",
         "offline": offline,
-        # "fast": the PSPNets compute in bfloat16; "exact": float32 (segdemo.runtime); the device is
+        # "fast": the PSPNets may compute in int8 or bfloat16 where that keeps their answers; "exact":
+        # float32 (segdemo.runtime); "engines": what runs each loaded network now; the device is
         # "CPU" or "GPU: <name>", None until TensorFlow is imported (asking would import it).
         "precision": runtime.precision(),
+        "engine": current.engine,
+        "engines": runtime.modes(),
         "device": runtime.device(),
         # "used": the cores this process may use (affinity mask and cgroup quota, segdemo.cpu);
         # "seen": the machine's count, which a container or Space may not be allowed to use.
@@ -43,8 +49,8 @@ def report() -> dict:
         "networks_running": runtime.networks_running(),
         # TensorFlow's thread pools as sized from "cores" and "workers" (None until it is imported).
         "threads": runtime.threads(),
-        # The CPU flags that decide whether "fast" (bfloat16) may run: those checked, and those this CPU has.
-        "cpu_flags": {"checked": list(settings.BF16_CPU_FLAGS), "present": sorted(flags & set(settings.BF16_CPU_FLAGS))},
+        # The CPU flags that decide how fast int8 and bfloat16 run: those checked, and those this CPU has.
+        "cpu_flags": {"checked": list(DECIDING_FLAGS), "present": sorted(flags & set(DECIDING_FLAGS))},
         "models": models,
         "output_cache": output_cache,
     }

@@ -1,6 +1,6 @@
 """A bounded cache of network outputs, so that re-rendering never runs a network again.
 
-Entries are keyed by (image content digest, model, pipeline, precision, the model's load) and hold what the
+Entries are keyed by (image content digest, model, pipeline, the engine and number format, the model's load) and hold what the
 network and the postprocessing stage gave for that image: the raw output (`LoadedModel.raw`)
 and the dense maps at the image's resolution (`segdemo.pipelines.Dense`). A new threshold,
 opacity or class highlight only re-renders them. The cache is bounded by bytes
@@ -30,6 +30,8 @@ class CachedOutput:
     image_size: tuple[int, int]
     valid: tuple[int, int]
     dense: Dense
+    mode: str = ""
+    """What computed the raw output ("OpenVINO int8", "TensorFlow float32")."""
 
     @property
     def nbytes(self) -> int:
@@ -78,9 +80,14 @@ class OutputCache:
             self.hits += 1
             return entry
 
-    def put(self, key: tuple, raw: np.ndarray, prepared: Prepared, dense: Dense) -> CachedOutput:
+    def put(self, key: tuple, raw: np.ndarray, prepared: Prepared, dense: Dense, mode: str = "") -> CachedOutput:
         entry = CachedOutput(
-            raw=raw, prepared_shape=prepared.batch.shape, image_size=prepared.image_size, valid=prepared.valid, dense=dense
+            raw=raw,
+            prepared_shape=prepared.batch.shape,
+            image_size=prepared.image_size,
+            valid=prepared.valid,
+            dense=dense,
+            mode=mode,
         )
         with self._lock:
             if key in self._entries:

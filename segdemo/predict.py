@@ -39,6 +39,7 @@ class Prediction:
         cached: the network outputs came from the output cache (no network ran).
         tta: the scores are the mean over the eight flips and 90° rotations of the image
             (test-time augmentation; membrane models only).
+        engine: what computed the network's output: "TensorFlow float32", "OpenVINO int8", ...
     """
 
     model: str
@@ -53,6 +54,7 @@ class Prediction:
     pipeline: str = ""
     cached: bool = False
     tta: bool = False
+    engine: str = ""
 
     def summary(self) -> dict:
         """A JSON-ready summary: model, class fractions, seconds, image size (and `"tta": true`
@@ -60,6 +62,7 @@ class Prediction:
         result = {
             "model": self.model,
             "pipeline": self.pipeline,
+            "engine": self.engine,
             "class_fractions": {name: round(value, 6) for name, value in self.class_fractions.items()},
             "seconds": round(self.seconds, 4),
             "height": int(self.labels.shape[0]),
@@ -174,17 +177,18 @@ def network_outputs(
     chosen = spec.pipeline(pipeline)
     tta = check_tta(tta, spec)
     loaded = runtime.get(spec.key, chosen.name)
-    key = (image_digest(pixels), spec.key, chosen.name, loaded.precision, loaded.serial, tta)
+    mode, run = loaded.runner()  # together: a background switch of engine cannot split them
+    key = (image_digest(pixels), spec.key, chosen.name, mode.slug, loaded.serial, tta)
     cached = CACHE.get(key)
     if cached is not None:
         return cached, True
     prepared = chosen.preprocess(pixels)
     if tta:
-        raw = np.mean(undo_views([loaded.raw(view) for view in symmetric_views(prepared.batch)]), axis=0)
+        raw = np.mean(undo_views([run(view) for view in symmetric_views(prepared.batch)]), axis=0)
     else:
-        raw = loaded.raw(prepared.batch)
+        raw = run(prepared.batch)
     dense = chosen.postprocess(loaded.tail(raw), prepared)
-    return CACHE.put(key, raw, prepared, dense), False
+    return CACHE.put(key, raw, prepared, dense, mode.label), False
 
 
 def render_prediction(
@@ -223,4 +227,5 @@ def render_prediction(
         pipeline=pipeline or spec.default_pipeline.name,
         cached=cached,
         tta=tta,
+        engine=outputs.mode,
     )

@@ -5,25 +5,33 @@ its forward pass is wrapped in a `tf.function` with a fixed input signature, so 
 call traces once and later calls never retrace. Loaded models are kept in a bounded
 least-recently-used cache (SEGDEMO_MAX_MODELS, default 6).
 
-Precision (`precision()`, SEGDEMO_PRECISION): "exact" runs every network in float32; "fast"
-runs the PSPNets' convolutions in bfloat16 (Keras's "mixed_bfloat16" policy: weights stay
-float32, TensorFlow's oneDNN kernels compute in bfloat16), with the raw output, the resize and
-the softmax after it in float32. "fast" is the default only on CPUs with native bfloat16
-(`segdemo.settings.native_bf16`); the small models always run exact (they take milliseconds).
+Precision (`precision()`, SEGDEMO_PRECISION) and engine (SEGDEMO_ENGINE): "exact" runs every
+network in float32; "fast" lets a PSPNet's network run in int8 or bfloat16 where that keeps its
+answers. With OpenVINO installed (and SEGDEMO_ENGINE not "tensorflow"), a PSPNet is built in
+float32, serves requests on TensorFlow at once, and `segdemo.engines` converts, quantizes and
+measures its OpenVINO modes in one background thread, switching to the first that passes its guard
+(`LoadedModel.mode` says which runs). Without OpenVINO, "fast" builds the PSPNets under Keras's
+"mixed_bfloat16" policy (TensorFlow's oneDNN kernels in bfloat16) on CPUs with native bfloat16.
+The raw output, the resize and the softmax after it stay float32; the small models always run
+exact (they take milliseconds).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
+import queue
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
-from segdemo import registry, weights
+from segdemo import cpu, engines, registry, weights
 from segdemo.registry import ModelSpec
+
+LOG = logging.getLogger("segdemo.runtime")
 
 DEFAULT_MAX_MODELS = 6
 FAST_FAMILIES = ("pspnet",)
@@ -61,12 +69,18 @@ class LoadedModel:
         if wanted not in ("exact", "fast"):
             raise ValueError(f"precision must be 'exact' or 'fast', not {wanted!r}.")
         self.precision = wanted if spec.family in FAST_FAMILIES else "exact"
+        # Without OpenVINO "fast" is TensorFlow's bfloat16 network; with it the network is built in
+        # float32 (the reference the background measurement compares with) and OpenVINO takes over.
+        self.openvino_modes = _openvino_modes(spec, self.precision) if model is None else []
+        built_as = "fast" if self.precision == "fast" and not self.openvino_modes else "exact"
+        self._weights_source = None
         # Tells this load apart from any earlier one of the same model (other weights, say),
         # so that outputs cached for an earlier load are never served for this one.
         self.serial = next(_serials)
         if model is None:
             source = weights.resolve(spec)
-            with dtype_policy(self.precision):
+            self._weights_source = source
+            with dtype_policy(built_as):
                 model = architectures.build(spec.architecture, **dict(spec.arch_kwargs), **dict(self.pipeline.network_options))
             load_weights(model, source)
         self.model = model
@@ -96,11 +110,39 @@ class LoadedModel:
                 return raw
 
             self._tail = tf.function(tail, input_signature=[raw_signature])
+        computes = self.model.get_layer(spec.raw_output_layer or self.model.layers[-1].name).compute_dtype
+        # (the mode, its raw function): replaced as one tuple when a background measurement picks another.
+        self._current = (
+            engines.Mode(engines.TENSORFLOW, "bfloat16" if computes == "bfloat16" else "float32"),
+            self._tensorflow_raw,
+        )
+
+    def _tensorflow_raw(self, batch: np.ndarray) -> np.ndarray:
+        return self._raw(batch.astype(np.float32, copy=False)).numpy()
+
+    @property
+    def mode(self) -> engines.Mode:
+        """The engine and number format that runs this network now."""
+        return self._current[0]
+
+    def runner(self):
+        """(the mode, its raw function), taken together: a switch of engine cannot split them. The
+        function counts itself in `networks_running()` while it runs."""
+        mode, run = self._current
+
+        def counted(batch: np.ndarray) -> np.ndarray:
+            with _network_running():
+                return run(batch)
+
+        return mode, counted
+
+    def use(self, mode: engines.Mode, run) -> None:
+        """Runs the network through `run` (batch → raw output) from now on, as `mode`."""
+        self._current = (mode, run)
 
     def raw(self, batch: np.ndarray) -> np.ndarray:
         """The network's raw output for one (1, H, W, C) float32 batch (what the output cache keeps)."""
-        with _network_running():
-            return self._raw(batch.astype(np.float32, copy=False)).numpy()
+        return self.runner()[1](batch)
 
     def tail(self, raw: np.ndarray) -> np.ndarray:
         """The rest of the network after the raw output (identity when there is none)."""
@@ -158,6 +200,142 @@ def networks_running() -> dict[str, int]:
     started}; with SEGDEMO_WORKERS > 1 the peak shows whether requests really ran together."""
     with _running_lock:
         return {"now": _running, "peak": _running_peak}
+
+
+def _openvino_modes(spec: ModelSpec, precision: str) -> list[engines.Mode]:
+    """The OpenVINO modes to measure for `spec` in the background (none: TensorFlow only)."""
+    from segdemo import settings
+
+    if spec.family not in FAST_FAMILIES:
+        return []
+    chosen = settings.get()
+    if chosen.engine == engines.TENSORFLOW:
+        return []
+    if chosen.engine == "auto" and (device() or "").startswith("GPU"):
+        return []  # TensorFlow on the GPU: OpenVINO here would run on the CPU
+    modes = engines.candidates(precision, chosen.engine, settings.native_bf16())
+    return [mode for mode in modes if mode.engine == engines.OPENVINO]
+
+
+def optimise(loaded: LoadedModel, log=None) -> engines.Mode:
+    """Converts, quantizes and measures `loaded`'s OpenVINO modes, then runs it in the first that
+    passes its guard (`segdemo.engines.choose`); blocking. Converted models and the verdict are
+    kept in the cache folder, so the next start only compiles the chosen one.
+
+    Args:
+        loaded: a PSPNet loaded from its weights file with OpenVINO modes to try.
+        log: progress lines (default: this module's logger).
+
+    Returns:
+        The mode that runs from now on.
+    """
+    import keras
+
+    from segdemo import images, samples, settings
+
+    log = log or LOG.info
+    modes = loaded.openvino_modes
+    if not modes or loaded._weights_source is None:
+        return loaded.mode
+    spec, source = loaded.spec, loaded._weights_source
+    digest = source.sha256 or weights.file_digest(source.path)
+    folder = engines.cache_folder(settings.cache_dir(), spec.key, loaded.pipeline.name, digest)
+    folder.mkdir(parents=True, exist_ok=True)
+    truncated = keras.Model(loaded.model.inputs, loaded.model.get_layer(spec.raw_output_layer).output)
+    pixels = [images.load(photo.image) for photo in samples.photos()]
+
+    def openvino_model(numbers: str):
+        import openvino
+
+        stored = "int8" if numbers == "int8" else "float32"
+        path = folder / f"{stored}.xml"
+        if path.is_file():
+            return openvino.Core().read_model(path)
+        if stored == "float32":
+            log(f"{spec.key}: converting the network to OpenVINO")
+            converted = engines.convert_to_openvino(truncated)
+        else:
+            log(
+                f"{spec.key}: quantizing to int8 on {len(pixels) * 3} calibration images (the shipped photos, mirrored and cropped)"
+            )
+            inputs = engines.calibration_inputs(pixels, lambda image: loaded.pipeline.preprocess(image).batch)
+            converted = engines.quantize_openvino(openvino_model("float32"), inputs, engines.INT8_KEPT_IN_FLOAT)
+        openvino.save_model(converted, path, compress_to_fp16=False)
+        return converted
+
+    def build(mode: engines.Mode):
+        # As many threads as TensorFlow's intra-op pool: the usable cores, not the host's count.
+        return engines.compile_openvino(openvino_model(mode.numbers), mode.numbers, cpu.usable_cores())
+
+    known = engines.read_verdict(folder)
+    if known is not None and known.get("precision") == loaded.precision:
+        chosen = next((mode for mode in modes if mode.slug == known.get("chosen")), engines.REFERENCE)
+        if chosen != engines.REFERENCE:
+            try:
+                loaded.use(chosen, build(chosen))
+            except Exception as error:  # a broken cache: measure again below
+                log(f"{spec.key}: the cached {chosen.label} model failed ({error}); measuring again")
+            else:
+                log(f"{spec.key}: {chosen.label} (measured before, {folder.name})")
+                return chosen
+        else:
+            log(f"{spec.key}: {chosen.label} (measured before)")
+            return chosen
+    log(f"{spec.key}: measuring {', '.join(mode.label for mode in modes)} against TensorFlow float32 on the shipped photos")
+    photos = [loaded.pipeline.preprocess(image).batch for image in pixels]
+    chosen, run, verdicts = engines.choose(
+        modes, build, loaded._tensorflow_raw, loaded.tail, photos, log=lambda line: log(f"{spec.key}: {line}")
+    )
+    engines.write_verdict(folder, loaded.precision, chosen, verdicts)
+    loaded.use(chosen, run)
+    log(f"{spec.key}: runs in {chosen.label}")
+    return chosen
+
+
+_optimise_queue: queue.Queue = queue.Queue()
+_optimiser: threading.Thread | None = None
+_optimiser_lock = threading.Lock()
+_optimising: dict[int, str] = {}
+
+
+def _optimise_forever() -> None:
+    while True:
+        loaded = _optimise_queue.get()
+        _optimising[id(loaded)] = "measuring"
+        try:
+            optimise(loaded)
+        except Exception as error:  # OpenVINO broke: TensorFlow keeps serving
+            LOG.warning(
+                "%s: OpenVINO could not be used (%s: %s); TensorFlow runs it", loaded.spec.key, type(error).__name__, error
+            )
+        finally:
+            _optimising.pop(id(loaded), None)
+            _optimise_queue.task_done()
+
+
+def optimise_in_background(loaded: LoadedModel) -> None:
+    """Queues `loaded` for `optimise` in the one background thread (requests never wait for it)."""
+    global _optimiser
+    if not loaded.openvino_modes:
+        return
+    with _optimiser_lock:
+        if _optimiser is None or not _optimiser.is_alive():
+            _optimiser = threading.Thread(target=_optimise_forever, name="segdemo-engines", daemon=True)
+            _optimiser.start()
+    _optimising[id(loaded)] = "waiting"
+    _optimise_queue.put(loaded)
+
+
+def wait_for_optimisation(timeout: float | None = None) -> bool:
+    """Waits until every queued optimisation has finished (tests, benches); False on timeout."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while _optimising:
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def precision_setting() -> str:
@@ -350,7 +528,20 @@ def get(key: str, pipeline: str | None = None) -> LoadedModel:
             _models[cache_key] = loaded
             while len(_models) > max_models():
                 _models.popitem(last=False)  # least recently used first out
+        optimise_in_background(loaded)
         return loaded
+
+
+def modes() -> dict[str, str]:
+    """{loaded model key: what runs it ("OpenVINO int8", "TensorFlow float32"; "…, measuring" while the
+    background measurement is under way)}, for /health."""
+    with _lock:
+        items = list(_models.items())
+    result = {}
+    for key, loaded in items:
+        state = _optimising.get(id(loaded))
+        result[key] = loaded.mode.label + (f", {state} OpenVINO" if state else "")
+    return result
 
 
 def loaded_keys() -> list[str]:

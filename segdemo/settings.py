@@ -10,9 +10,10 @@
 | SEGDEMO_OFFLINE | 1/true/yes: never download; the Hub is asked with `local_files_only=True` | off |
 | HF_HUB_OFFLINE | huggingface_hub's own offline switch; it means the same here | off |
 | SEGDEMO_HF_REPO, SEGDEMO_HF_REVISION | the Hub repository (OWNER/NAME) and revision holding the PSPNet conversions | the manifest's |
-| SEGDEMO_PRECISION | "exact" (float32) or "fast" (bfloat16 PSPNets; only on CPUs with native bfloat16) | exact (see FAST_BY_DEFAULT) |
+| SEGDEMO_PRECISION | "exact" (float32) or "fast" (PSPNets in int8 or bfloat16 where that keeps their answers) | fast where it can be fast (see `_precision`) |
 | SEGDEMO_OUTPUT_CACHE_MB | megabytes of network outputs kept for re-rendering (`segdemo.output_cache`), a whole number >= 0 | 512 |
 | SEGDEMO_WORKERS | requests whose networks run at the same time, an integer >= 1 | from the usable cores (segdemo.cpu) |
+| SEGDEMO_ENGINE | "auto" (OpenVINO where installed, measured against TensorFlow), "tensorflow" or "openvino" | auto |
 
 `get()` parses the environment once and returns the same frozen object until one of these
 variables changes (tests change them between cases); a bad value raises `SettingsError`, a
@@ -47,14 +48,12 @@ VARIABLES = (
     "SEGDEMO_PRECISION",
     "SEGDEMO_OUTPUT_CACHE_MB",
     "SEGDEMO_WORKERS",
+    "SEGDEMO_ENGINE",
 )
 PRECISIONS = ("exact", "fast")
+ENGINES = ("auto", "tensorflow", "openvino")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags that mean native bfloat16 arithmetic (AVX-512 BF16, AMX)."""
-FAST_BY_DEFAULT = False
-"""Whether CPUs with native bfloat16 run "fast" unless told otherwise. Off: the bfloat16 network
-does not yet pass the agreement guard (tests/test_precision.py: 87.9 % of labels equal to exact
-on a seeded PSPNet-50, against the 99.5 % required), so "fast" is opt-in where the CPU has it."""
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -78,9 +77,10 @@ class Settings:
         offline: no download of any kind (datasets, weight URLs, the Hub); the Hub cache is still read.
         hf_repo: the Hub repository named by SEGDEMO_HF_REPO, or None (then the manifest's).
         hf_revision: the revision named by SEGDEMO_HF_REVISION, or None (then the manifest's).
-        precision: "exact" (float32 everywhere) or "fast" (the PSPNets compute in bfloat16).
+        precision: "exact" (float32 everywhere) or "fast" (the PSPNets may compute in int8 or bfloat16).
         output_cache_mb: megabytes of network outputs kept for re-rendering (0: none kept).
         workers: inference requests that run at the same time (Gradio's concurrency for them).
+        engine: "auto", "tensorflow" or "openvino": which engines may run the PSPNets.
     """
 
     data_dir: Path | None
@@ -94,6 +94,7 @@ class Settings:
     precision: str = "exact"
     output_cache_mb: int = DEFAULT_OUTPUT_CACHE_MB
     workers: int = 1
+    engine: str = "auto"
 
     @property
     def weights_dir(self) -> Path:
@@ -157,17 +158,36 @@ def native_bf16(flags: frozenset[str] | None = None) -> bool:
     return any(flag in flags for flag in BF16_CPU_FLAGS)
 
 
-def _precision(environ, flags: frozenset[str] | None = None) -> str:
+def _engine(environ) -> str:
+    text = environ.get("SEGDEMO_ENGINE", "").strip().lower() or "auto"
+    if text not in ENGINES:
+        raise SettingsError(f"SEGDEMO_ENGINE={environ['SEGDEMO_ENGINE']!r} is not an engine; use auto, tensorflow or openvino.")
+    if text == "openvino" and not _openvino_installed():
+        raise SettingsError("SEGDEMO_ENGINE=openvino, but OpenVINO is not installed (pip install -r requirements.txt); use auto.")
+    return text
+
+
+def _openvino_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None and importlib.util.find_spec("nncf") is not None
+
+
+def _precision(environ, flags: frozenset[str] | None = None, engine: str = "auto") -> str:
+    """ "fast" unless told otherwise wherever something can make the PSPNets fast: int8 through OpenVINO
+    (any x86 CPU; each network switches only once its int8 model passes the agreement guard and is at
+    least 1.5× faster, `segdemo.engines`), or native bfloat16. Elsewhere "fast" would be slower than
+    float32 (emulated bfloat16), so it is refused."""
     text = environ.get("SEGDEMO_PRECISION", "").strip().lower()
-    native = native_bf16(flags)
+    possible = native_bf16(flags) or (engine != "tensorflow" and _openvino_installed())
     if not text:
-        return "fast" if native and FAST_BY_DEFAULT else "exact"
+        return "fast" if possible else "exact"
     if text not in PRECISIONS:
         raise SettingsError(f"SEGDEMO_PRECISION={environ['SEGDEMO_PRECISION']!r} is not a precision; use exact or fast.")
-    if text == "fast" and not native:
+    if text == "fast" and not possible:
         raise SettingsError(
-            "SEGDEMO_PRECISION=fast needs a CPU with native bfloat16 (flag avx512_bf16 or amx_bf16), and this one has "
-            "neither: emulated bfloat16 would be slower than float32. Use exact."
+            "SEGDEMO_PRECISION=fast needs OpenVINO (int8) or a CPU with native bfloat16 (flag avx512_bf16 or amx_bf16), and "
+            "this machine has neither: emulated bfloat16 would be slower than float32. Use exact."
         )
     return text
 
@@ -208,9 +228,10 @@ def from_environ(environ=None, flags: frozenset[str] | None = None) -> Settings:
         offline=_switch(environ, "SEGDEMO_OFFLINE") or _switch(environ, "HF_HUB_OFFLINE"),
         hf_repo=hf_repo,
         hf_revision=environ.get("SEGDEMO_HF_REVISION", "").strip() or None,
-        precision=_precision(environ, flags),
+        precision=_precision(environ, flags, _engine(environ)),
         output_cache_mb=_whole_number(environ, "SEGDEMO_OUTPUT_CACHE_MB", DEFAULT_OUTPUT_CACHE_MB),
         workers=_positive_int(environ, "SEGDEMO_WORKERS", cpu.default_workers(cpu.usable_cores())),
+        engine=_engine(environ),
     )
 
 

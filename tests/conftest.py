@@ -21,6 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The app's defaults pick int8 or bfloat16 through a background measurement (segdemo.engines); the
+# tests, and the app servers they start, compare with figures measured in float32 through TensorFlow,
+# so they run that unless a test asks otherwise (tests/test_precision.py covers the defaults).
+os.environ.setdefault("SEGDEMO_PRECISION", "exact")
+os.environ.setdefault("SEGDEMO_ENGINE", "tensorflow")
 if "SEGDEMO_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["SEGDEMO_DATA_DIR"] = str(SHARED_DATA)
 

@@ -16,13 +16,18 @@ from segdemo.pipelines import BinaryPipeline, Dense, Prepared, pspnet_pipelines
 def counted_raw(monkeypatch):
     """Counts the network runs of every loaded model (the real networks still run)."""
     calls = []
-    original = runtime.LoadedModel.raw
+    original = runtime.LoadedModel.runner  # what predict() runs the network through, whatever the engine
 
-    def raw(self, batch):
-        calls.append(self.spec.key)
-        return original(self, batch)
+    def runner(self):
+        mode, run = original(self)
 
-    monkeypatch.setattr(runtime.LoadedModel, "raw", raw)
+        def counted(batch):
+            calls.append(self.spec.key)
+            return run(batch)
+
+        return mode, counted
+
+    monkeypatch.setattr(runtime.LoadedModel, "runner", runner)
     output_cache.CACHE.clear()
     return calls
 

@@ -57,8 +57,10 @@ def _submit(client: Client, path):
 def test_waiting_requests_see_their_rank_and_an_eta(app, photos):
     client = Client(app.url, verbose=False, download_files=False)
     # One request first: it loads the network, and Gradio's ETA needs one finished run to estimate from.
-    gallery, _ = _submit(client, photos[0]).result(timeout=600)
+    gallery, table = _submit(client, photos[0]).result(timeout=600)
     assert gallery, "the warm-up request got no overlay"
+    # The table says what computed it: the tests' servers run TensorFlow float32 (tests/conftest.py).
+    assert table["data"][0][-1] == "TensorFlow float32"
     jobs = [_submit(client, path) for path in photos[1:]]
     seen: list[tuple[int, float | None]] = []
     deadline = time.monotonic() + 300

@@ -60,6 +60,8 @@ STRINGS = i18n.register(
             "largest classes (or why the model is unavailable)",
             "maiores classes (ou por que o modelo está indisponível)",
         ),
+        # segdemo.engines: "OpenVINO int8", "TensorFlow float32", ... (the same words in both languages).
+        "sd_photos_col_engine": ("computed by", "calculado por"),
         "sd_photos_no_image": (
             "Upload a photo, take one with the webcam, or choose an example first.",
             "Envie uma foto, tire uma com a webcam ou escolha um exemplo primeiro.",
@@ -155,16 +157,17 @@ def run_photos(image, model_keys, pipeline, threshold, opacity, request: gr.Requ
     rows = []
     for title, panel, outcome in results:
         if panel is None:
-            rows.append([titles.get(title, title), None, messages.translate(str(outcome), language)])
+            rows.append([titles.get(title, title), None, messages.translate(str(outcome), language), None])
             continue
         translate = names(outcome.classes) if names else {}
         largest = ", ".join(
             f"{translate.get(name, name)} {share * 100:.0f} %" for name, share in list(outcome.class_fractions.items())[:5]
         )
-        rows.append([titles.get(title, title), round(outcome.seconds, 2), largest])
+        rows.append([titles.get(title, title), round(outcome.seconds, 2), largest, outcome.engine])
     if not gallery:
         gr.Warning(i18n.text("sd_photos_none_available", language))
-    headers = [i18n.text(key, language) for key in ("sd_photos_col_model", "sd_photos_col_seconds", "sd_photos_col_classes")]
+    columns = ("sd_photos_col_model", "sd_photos_col_seconds", "sd_photos_col_classes", "sd_photos_col_engine")
+    headers = [i18n.text(key, language) for key in columns]
     return gallery, common.table(rows, headers)
 
 
@@ -451,7 +454,7 @@ def build() -> None:
             ]
         gallery = gr.Gallery(label=t("sd_photos_gallery"), format="png", columns=3, height="auto", visible=False)
         table = gr.Dataframe(
-            headers=["model", "seconds", "largest classes"],
+            headers=["model", "seconds", "largest classes", "computed by"],
             label=t("sd_photos_table"),
             interactive=False,
             visible=False,

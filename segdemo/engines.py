@@ -1,0 +1,386 @@
+"""Which engine runs a PSPNet's network, at which number format, chosen by measurement.
+
+A PSPNet's network (up to its raw output, `conv6` at 1/8 of the input) can run:
+
+| mode | engine | numbers | where |
+| --- | --- | --- | --- |
+| `tensorflow float32` | TensorFlow (Keras 3) | float32 | always: the reference and the fallback |
+| `tensorflow bfloat16` | TensorFlow, Keras's `mixed_bfloat16` policy | bfloat16 | CPUs with native bfloat16, without OpenVINO |
+| `openvino float32` | OpenVINO | float32 | where OpenVINO is installed |
+| `openvino bfloat16` | OpenVINO, `INFERENCE_PRECISION_HINT=bf16` | bfloat16 | OpenVINO on CPUs with native bfloat16 |
+| `openvino int8` | OpenVINO, post-training quantization by NNCF | int8 | OpenVINO with NNCF |
+
+The network is converted (and, for "fast", quantized) once per weights file, in a background
+thread (`prepare`), never while a request waits: requests run on TensorFlow meanwhile. Each
+candidate is then measured against TensorFlow float32 on the shipped photos: the labels it gives
+(after the network's own tail: resize and softmax) must equal float32's on at least
+`GUARD_AGREEMENT` of the pixels, with mean |Δ top-class probability| at most `GUARD_TOP_DIFFERENCE`
+("exact" candidates: `EXACT_AGREEMENT`), and a "fast" candidate must run at least `FAST_SPEEDUP`
+times faster than float32 on TensorFlow, timed in the same run. The first candidate that passes,
+in the order of `candidates()`, runs from then on; the verdict and the converted models are kept
+under SEGDEMO_CACHE_DIR keyed by the weights' digest and the libraries' versions, so a restart
+reuses them without measuring again.
+
+OpenVINO is optional: where it is missing, fails to convert, or loses the labels, TensorFlow runs.
+Its telemetry is turned off before it is imported. Intel does not officially support it on AMD
+CPUs; it ran correctly on the AMD EPYC this was measured on (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+LOG = logging.getLogger("segdemo.engines")
+
+ENGINE_VERSION = 1
+"""Bumped when conversion, calibration or the guard change: cached models of another version are redone."""
+GUARD_AGREEMENT = 0.995
+"""Share of pixels whose label a fast mode must give as float32 does, pooled over the shipped photos."""
+GUARD_TOP_DIFFERENCE = 0.025
+"""Mean |difference of the top-class probability| a fast mode may have against float32."""
+EXACT_AGREEMENT = 0.9995
+"""Share of equal labels an "exact" mode on another engine (OpenVINO float32) must keep: rounding order only."""
+EXACT_TOP_DIFFERENCE = 1e-3
+FAST_SPEEDUP = 1.5
+INT8_KEPT_IN_FLOAT: tuple[str, ...] = ()
+"""Operation-name patterns NNCF leaves in float when quantizing a PSPNet to int8 (bench/engines.py)."""
+"""A fast mode must be at least this many times faster than TensorFlow float32 on the same photo."""
+
+TENSORFLOW = "tensorflow"
+OPENVINO = "openvino"
+ENGINES = (TENSORFLOW, OPENVINO)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """An engine and the numbers it computes with.
+
+    Attributes:
+        engine: "tensorflow" or "openvino".
+        numbers: "float32", "bfloat16" or "int8".
+    """
+
+    engine: str
+    numbers: str
+
+    @property
+    def exact(self) -> bool:
+        """float32: the same arithmetic as the reference, only in another order."""
+        return self.numbers == "float32"
+
+    @property
+    def label(self) -> str:
+        """ "OpenVINO int8", "TensorFlow float32": what the photo tab and /health show."""
+        return f"{'OpenVINO' if self.engine == OPENVINO else 'TensorFlow'} {self.numbers}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.engine}-{self.numbers}"
+
+
+REFERENCE = Mode(TENSORFLOW, "float32")
+
+
+def openvino_installed() -> bool:
+    """Whether OpenVINO can be imported (without importing it)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def nncf_installed() -> bool:
+    """Whether NNCF (OpenVINO's quantization library) can be imported (without importing it)."""
+    return importlib.util.find_spec("nncf") is not None
+
+
+def candidates(precision: str, engine: str, native_bf16: bool) -> list[Mode]:
+    """The modes to try for a PSPNet, best first; the reference (TensorFlow float32) is always last.
+
+    Args:
+        precision: "exact" or "fast" (segdemo.settings).
+        engine: "auto", "tensorflow" or "openvino" (SEGDEMO_ENGINE).
+        native_bf16: whether the CPU computes bfloat16 natively.
+    """
+    openvino = engine in ("auto", OPENVINO) and openvino_installed()
+    modes = []
+    if precision == "fast":
+        if openvino and nncf_installed():
+            modes.append(Mode(OPENVINO, "int8"))
+        if native_bf16:
+            modes.append(Mode(OPENVINO, "bfloat16") if openvino else Mode(TENSORFLOW, "bfloat16"))
+    if openvino:
+        modes.append(Mode(OPENVINO, "float32"))
+    modes.append(REFERENCE)
+    return modes
+
+
+@dataclasses.dataclass(frozen=True)
+class Agreement:
+    """How a mode's labels and top probabilities compare with float32's on the shipped photos.
+
+    Attributes:
+        labels: share of equal labels, pooled over the photos' pixels (at network resolution).
+        worst_photo: the lowest share of one photo.
+        top_difference: mean |difference of the top-class probability|.
+    """
+
+    labels: float
+    worst_photo: float
+    top_difference: float
+
+    def passes(self, exact: bool) -> bool:
+        if exact:
+            return self.labels >= EXACT_AGREEMENT and self.top_difference <= EXACT_TOP_DIFFERENCE
+        return self.labels >= GUARD_AGREEMENT and self.top_difference <= GUARD_TOP_DIFFERENCE
+
+
+def agreement(reference: list[np.ndarray], candidate: list[np.ndarray]) -> Agreement:
+    """Compares two lists of class probabilities (one (1, H, W, C) array per photo, after the tail)."""
+    equal = pixels = 0
+    worst = 1.0
+    differences = []
+    for ours, theirs in zip(reference, candidate):
+        same = ours.argmax(-1) == theirs.argmax(-1)
+        equal += int(same.sum())
+        pixels += same.size
+        worst = min(worst, float(same.mean()))
+        differences.append(float(np.abs(ours.max(-1) - theirs.max(-1)).mean()))
+    return Agreement(equal / max(pixels, 1), worst, float(np.mean(differences)) if differences else 0.0)
+
+
+def versions() -> str:
+    """The library versions that a converted model depends on."""
+    parts = []
+    for name in ("tensorflow", "keras", "openvino", "nncf"):
+        try:
+            parts.append(f"{name}{importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{name}-none")
+    return "-".join(parts)
+
+
+def telemetry_off() -> bool:
+    """Turns OpenVINO's and NNCF's usage statistics off, as Intel's `opt_in_out --opt_out` does: a
+    consent file saying "0" in the home folder, which both read before sending anything (without it
+    model conversion and NNCF send by default; no environment variable turns them off). Writing it
+    directly sends no opt-out event either. Returns whether they are off."""
+    try:
+        from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker
+    except ImportError:  # no telemetry package: nothing can be sent
+        return True
+    checker = OptInChecker()
+    try:
+        if checker.check(enable_opt_in_dialog=False) != ConsentCheckResult.DECLINED:
+            checker.update_result(ConsentCheckResult.DECLINED)
+        return checker.check(enable_opt_in_dialog=False) == ConsentCheckResult.DECLINED
+    except OSError as error:
+        LOG.warning("could not turn OpenVINO's telemetry off (%s)", error)
+        return False
+
+
+def _openvino():
+    """Imports OpenVINO, its telemetry turned off first."""
+    telemetry_off()
+    import openvino
+
+    return openvino
+
+
+class OpenVinoNetwork:
+    """A compiled OpenVINO model of a network up to its raw output: callable (1, H, W, 3) → raw, float32.
+
+    Each thread gets its own inference request (a compiled model is shared; a request is not).
+    """
+
+    def __init__(self, compiled, threads: int | None = None) -> None:
+        self._compiled = compiled
+        self._local = threading.local()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        result = request.infer([np.ascontiguousarray(batch, np.float32)])
+        return np.asarray(next(iter(result.values())), np.float32).copy()
+
+
+def compile_openvino(model, numbers: str, threads: int | None = None) -> OpenVinoNetwork:
+    """Compiles an OpenVINO model for the CPU.
+
+    Args:
+        model: an `openvino.Model` (float32 or quantized).
+        numbers: "float32", "bfloat16" or "int8" (int8 models carry their own quantization; their
+            remaining float layers run in float32).
+        threads: inference threads (None: OpenVINO's choice, every core the process may use).
+    """
+    openvino = _openvino()
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if numbers == "bfloat16" else "f32"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    return OpenVinoNetwork(openvino.Core().compile_model(model, "CPU", config))
+
+
+def convert_to_openvino(network) -> object:
+    """Converts a Keras network (input → raw output) to an OpenVINO model through a SavedModel.
+
+    Args:
+        network: the Keras model to convert (float32 weights).
+    """
+    openvino = _openvino()
+    with tempfile.TemporaryDirectory(prefix="segdemo-export-") as folder:
+        network.export(folder, verbose=False)
+        return openvino.convert_model(folder)
+
+
+def quantize_openvino(model, calibration: list[np.ndarray], ignored: tuple[str, ...] = ()) -> object:
+    """Post-training int8 quantization by NNCF.
+
+    Args:
+        model: the float32 `openvino.Model`.
+        calibration: network inputs, (1, H, W, 3) float32 each.
+        ignored: operation-name patterns (regular expressions) kept in float.
+    """
+    _openvino()
+    import nncf
+
+    scope = nncf.IgnoredScope(patterns=list(ignored), validate=False) if ignored else None
+    return nncf.quantize(
+        model,
+        nncf.Dataset(calibration),
+        preset=nncf.QuantizationPreset.MIXED,
+        subset_size=len(calibration),
+        ignored_scope=scope,
+    )
+
+
+def calibration_inputs(photos: list[np.ndarray], preprocess: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+    """Varied network inputs for int8 calibration: each photo, its mirror image and a centre crop.
+
+    Args:
+        photos: canonical uint8 images.
+        preprocess: image → (1, H, W, 3) network input (the pipeline's).
+    """
+    inputs = []
+    for pixels in photos:
+        height, width = pixels.shape[:2]
+        crop = pixels[height // 6 : height - height // 6, width // 6 : width - width // 6]
+        for variant in (pixels, np.ascontiguousarray(pixels[:, ::-1]), np.ascontiguousarray(crop)):
+            inputs.append(preprocess(variant))
+    return inputs
+
+
+@dataclasses.dataclass
+class Verdict:
+    """What was measured for one candidate mode."""
+
+    mode: Mode
+    agreement: Agreement | None
+    seconds: float | None
+    reference_seconds: float | None
+    passed: bool
+    reason: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "mode": self.mode.slug,
+            "labels": None if self.agreement is None else round(self.agreement.labels, 6),
+            "worst_photo": None if self.agreement is None else round(self.agreement.worst_photo, 6),
+            "top_difference": None if self.agreement is None else round(self.agreement.top_difference, 6),
+            "seconds": None if self.seconds is None else round(self.seconds, 4),
+            "reference_seconds": None if self.reference_seconds is None else round(self.reference_seconds, 4),
+            "passed": self.passed,
+            "reason": self.reason,
+        }
+
+
+def _timed(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, repeats: int = 2) -> float:
+    run(batch)  # the first call pays for compilation and caches
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run(batch)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def choose(
+    modes: list[Mode],
+    build: Callable[[Mode], Callable[[np.ndarray], np.ndarray]],
+    reference: Callable[[np.ndarray], np.ndarray],
+    tail: Callable[[np.ndarray], np.ndarray],
+    photos: list[np.ndarray],
+    log: Callable[[str], None] = LOG.info,
+) -> tuple[Mode, Callable[[np.ndarray], np.ndarray], list[Verdict]]:
+    """Measures the candidate modes in order and returns the first that passes its guard.
+
+    Args:
+        modes: candidates, best first (`candidates()`); the reference is taken when none passes.
+        build: mode → its raw function (batch → raw output); may raise (then the mode fails).
+        reference: TensorFlow float32's raw function.
+        tail: raw output → class probabilities (the network's own resize and softmax).
+        photos: network inputs of the shipped photos, (1, H, W, 3) each.
+        log: progress lines.
+
+    Returns:
+        (the chosen mode, its raw function, a verdict per mode tried).
+    """
+    expected = [tail(reference(batch)) for batch in photos]
+    reference_seconds = _timed(reference, photos[0])
+    verdicts = []
+    for mode in modes:
+        if mode == REFERENCE:
+            break
+        try:
+            run = build(mode)
+            seconds = _timed(run, photos[0])
+            found = agreement(expected, [tail(run(batch)) for batch in photos])
+        except Exception as error:  # a failed conversion or compilation: this mode is out, the others remain
+            verdicts.append(Verdict(mode, None, None, reference_seconds, False, f"failed: {type(error).__name__}: {error}"))
+            log(f"{mode.label}: failed ({type(error).__name__}: {error})")
+            continue
+        # An exact mode only has to be faster; a fast one must earn its rounding by FAST_SPEEDUP.
+        fast_enough = seconds < reference_seconds if mode.exact else reference_seconds / seconds >= FAST_SPEEDUP
+        accurate = found.passes(mode.exact)
+        reason = "" if accurate and fast_enough else ("loses labels" if not accurate else "not fast enough")
+        verdicts.append(Verdict(mode, found, seconds, reference_seconds, accurate and fast_enough, reason))
+        log(
+            f"{mode.label}: {seconds:.2f} s against {reference_seconds:.2f} s (TensorFlow float32), labels "
+            f"{found.labels:.2%} equal (worst photo {found.worst_photo:.2%}), top-probability difference "
+            f"{found.top_difference:.4f}: {'chosen' if not reason else reason}"
+        )
+        if accurate and fast_enough:
+            return mode, run, verdicts
+    verdicts.append(Verdict(REFERENCE, Agreement(1.0, 1.0, 0.0), reference_seconds, reference_seconds, True))
+    return REFERENCE, reference, verdicts
+
+
+def cache_folder(root: Path, key: str, pipeline: str, digest: str) -> Path:
+    """Where one weights file's converted models and verdict are kept."""
+    return Path(root) / "engines" / f"{key}-{pipeline}-{digest[:16]}-v{ENGINE_VERSION}-{versions()}"
+
+
+def read_verdict(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "verdict.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_verdict(folder: Path, precision: str, chosen: Mode, verdicts: list[Verdict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "verdict.json.part"
+    partial.write_text(
+        json.dumps(
+            {"precision": precision, "chosen": chosen.slug, "verdicts": [verdict.as_json() for verdict in verdicts]}, indent=1
+        )
+    )
+    partial.replace(folder / "verdict.json")
