@@ -17,7 +17,12 @@ at least 1.5× faster than float32 for a reduced-precision mode.
 The weights: the published files when present; otherwise seeded weights in the published layout
 calibrated to behave like trained ones (bench/seeded_weights.py; cached after the first run).
 
-Usage: python -m bench.engines [--models pspnet_ade20k ...] [--repeats 3] [--skip int8 ...]
+With --library, the lecture's library (keras-segmentation 0.3.0, in its own environment: see
+bench/keras_segmentation_reference.py) times its own predict() on the same photo file first, in
+the same run, and every mode's end-to-end time is also given as a multiple of the library's.
+
+Usage: python -m bench.engines [--models pspnet_ade20k ...] [--repeats 3] [--skip ov-int8 ...]
+    [--library [--reference-python PYTHON]]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes")
 MODES = ("tf-float32", "tf-bfloat16", "tf-onednn-amp", "ov-float32", "ov-bfloat16", "ov-int8")
 END_TO_END_PHOTO = "ade_bakery.jpg"
@@ -148,11 +154,33 @@ def _weights_folder(keys: list[str]) -> Path:
     return folder
 
 
+def library_seconds(key: str, python: Path, repeats: int, work: Path) -> float | None:
+    """The library's predict() on END_TO_END_PHOTO (median of `repeats`), or None when its environment is missing."""
+    from bench.keras_segmentation_reference import NETWORKS, SEED
+
+    if not python.exists():
+        print(f"keras-segmentation: no reference environment at {python} (see bench/keras_segmentation_reference.py)")
+        return None
+    layers, classes, size = NETWORKS[key]
+    photo = ROOT / "examples" / "photos" / END_TO_END_PHOTO
+    output = work / f"{key}-library.npz"
+    command = [str(python), str(ROOT / "bench" / "library_child.py"), "--layers", str(layers), "--classes", str(classes)]
+    command += ["--size", str(size), "--seed", str(SEED), "--weights", str(work / f"{key}-library.h5")]
+    command += ["--output", str(output), "--time", str(photo), "--repeats", str(repeats)]
+    completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if completed.returncode != 0:
+        print(f"keras-segmentation failed on {key}:\n{completed.stderr[-2000:]}")
+        return None
+    return float(np.median(np.load(output)[f"time/{END_TO_END_PHOTO}"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(KEYS), choices=KEYS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip", nargs="*", default=[], choices=MODES, help="modes not to measure")
+    parser.add_argument("--library", action="store_true", help="time keras-segmentation 0.3.0's predict() too")
+    parser.add_argument("--reference-python", type=Path, default=None, help="the library's environment's python")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
@@ -165,6 +193,11 @@ def main() -> None:
     print(f"usable cores: {cpu.usable_cores()}; load average before: {os.getloadavg()[0]:.1f}")
     header = f"{'network':<18}{'mode':<15}{'s/photo':>8}{'×':>6}{'predict s':>10}{'labels':>9}{'worst':>8}{'top Δ':>8}{'guard':>7}{'prep s':>8}{'RSS MiB':>9}  note"
     for key in arguments.models:
+        library = None
+        if arguments.library:
+            from bench.keras_segmentation_reference import DEFAULT_PYTHON
+
+            library = library_seconds(key, arguments.reference_python or DEFAULT_PYTHON, arguments.repeats, folder)
         completed = subprocess.run(
             [
                 sys.executable,
@@ -190,6 +223,9 @@ def main() -> None:
         reference = result["rows"][0]["seconds"]
         from segdemo import engines
 
+        if library is not None:
+            print(f"{'':<18}{'keras-segm. 0.3':<15}{'':>8}{'':>6}{library:>10.2f}  the library's predict() on the photo file")
+
         for row in result["rows"]:
             speedup = reference / row["seconds"]
             agreement = engines.Agreement(row["labels"], row["worst_photo"], row["top_difference"])
@@ -199,6 +235,7 @@ def main() -> None:
                 f"{'':<18}{row['mode']:<15}{row['seconds']:>8.2f}{speedup:>6.2f}{row['end_to_end']:>10.2f}"
                 f"{row['labels']:>9.2%}{row['worst_photo']:>8.2%}{row['top_difference']:>8.4f}"
                 f"{'yes' if passes or row['mode'] == 'tf-float32' else 'no':>7}{row['prepared_s']:>8.1f}{row['rss_mib']:>9.0f}  {row['note']}"
+                + (f" predict {library / row['end_to_end']:.2f}× faster than the library" if library else "")
             )
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 

@@ -160,11 +160,21 @@ def agreement(reference: list[np.ndarray], candidate: list[np.ndarray]) -> Agree
 def versions() -> str:
     """The library versions that a converted model depends on."""
     parts = []
-    for name in ("tensorflow", "keras", "openvino", "nncf"):
-        try:
-            parts.append(f"{name}{importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            parts.append(f"{name}-none")
+    # TensorFlow's distribution is "tensorflow-cpu" here, "tensorflow" with CUDA: the first found counts.
+    for name, distributions in (
+        ("tensorflow", ("tensorflow", "tensorflow-cpu")),
+        ("keras", ("keras",)),
+        ("openvino", ("openvino",)),
+        ("nncf", ("nncf",)),
+    ):
+        version = "none"
+        for distribution in distributions:
+            try:
+                version = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        parts.append(f"{name}{version}")
     return "-".join(parts)
 
 
@@ -302,14 +312,21 @@ class Verdict:
         }
 
 
-def _timed(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, repeats: int = 2) -> float:
+def _paired_seconds(run, reference, batch: np.ndarray, rounds: int = 3) -> tuple[float, float]:
+    """(run's seconds, reference's seconds) on `batch`: the best of `rounds`, the two taking turns,
+    so that other work on a shared machine slows both alike instead of whichever ran second."""
     run(batch)  # the first call pays for compilation and caches
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run(batch)
-        best = min(best, time.perf_counter() - started)
-    return best
+    best_run = best_reference = float("inf")
+    for _ in range(rounds):
+        for function, which in ((reference, "reference"), (run, "run")):
+            started = time.perf_counter()
+            function(batch)
+            seconds = time.perf_counter() - started
+            if which == "run":
+                best_run = min(best_run, seconds)
+            else:
+                best_reference = min(best_reference, seconds)
+    return best_run, best_reference
 
 
 def choose(
@@ -334,28 +351,34 @@ def choose(
         (the chosen mode, its raw function, a verdict per mode tried).
     """
     expected = [tail(reference(batch)) for batch in photos]
-    reference_seconds = _timed(reference, photos[0])
+    reference_seconds = None
     verdicts = []
     for mode in modes:
         if mode == REFERENCE:
             break
         try:
             run = build(mode)
-            seconds = _timed(run, photos[0])
             found = agreement(expected, [tail(run(batch)) for batch in photos])
+            # Timed only when it keeps the labels (timing costs several runs of both networks).
+            seconds, reference_seconds = _paired_seconds(run, reference, photos[0]) if found.passes(mode.exact) else (None, None)
         except Exception as error:  # a failed conversion or compilation: this mode is out, the others remain
             verdicts.append(Verdict(mode, None, None, reference_seconds, False, f"failed: {type(error).__name__}: {error}"))
             log(f"{mode.label}: failed ({type(error).__name__}: {error})")
             continue
-        # An exact mode only has to be faster; a fast one must earn its rounding by FAST_SPEEDUP.
-        fast_enough = seconds < reference_seconds if mode.exact else reference_seconds / seconds >= FAST_SPEEDUP
         accurate = found.passes(mode.exact)
+        # An exact mode only has to be faster; a fast one must earn its rounding by FAST_SPEEDUP.
+        if not accurate:
+            fast_enough = False
+        elif mode.exact:
+            fast_enough = seconds < reference_seconds
+        else:
+            fast_enough = reference_seconds / seconds >= FAST_SPEEDUP
         reason = "" if accurate and fast_enough else ("loses labels" if not accurate else "not fast enough")
         verdicts.append(Verdict(mode, found, seconds, reference_seconds, accurate and fast_enough, reason))
+        timing = f"{seconds:.2f} s against {reference_seconds:.2f} s (TensorFlow float32), " if accurate else ""
         log(
-            f"{mode.label}: {seconds:.2f} s against {reference_seconds:.2f} s (TensorFlow float32), labels "
-            f"{found.labels:.2%} equal (worst photo {found.worst_photo:.2%}), top-probability difference "
-            f"{found.top_difference:.4f}: {'chosen' if not reason else reason}"
+            f"{mode.label}: {timing}labels {found.labels:.2%} equal (worst photo {found.worst_photo:.2%}), "
+            f"top-probability difference {found.top_difference:.4f}: {'chosen' if not reason else reason}"
         )
         if accurate and fast_enough:
             return mode, run, verdicts
@@ -384,3 +407,34 @@ def write_verdict(folder: Path, precision: str, chosen: Mode, verdicts: list[Ver
         )
     )
     partial.replace(folder / "verdict.json")
+
+
+PROGRESS_PREFIX = "segdemo-engines: "
+"""Marks the child's progress lines on its output (TensorFlow's and NNCF's own lines are not passed on)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m segdemo.engines --measure KEY [--pipeline P] [--precision fast]`: the measurement of
+    `segdemo.runtime.optimise`, in a process of its own (what the app's background thread starts)."""
+    import argparse
+    import sys
+
+    from segdemo import registry, runtime
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--measure", required=True, help="a PSPNet's key (or a reduced one's)")
+    parser.add_argument("--pipeline", default=None)
+    parser.add_argument("--precision", default=None, choices=("exact", "fast"))
+    arguments = parser.parse_args(argv)
+    loaded = runtime.LoadedModel(registry.lookup(arguments.measure), arguments.pipeline, arguments.precision)
+
+    def log(line: str) -> None:
+        print(PROGRESS_PREFIX + line, flush=True)
+
+    mode = runtime.optimise(loaded, log=log, isolated=False)
+    print(PROGRESS_PREFIX + f"{arguments.measure}: the child chose {mode.label}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

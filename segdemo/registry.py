@@ -9,7 +9,7 @@ here and in the pipeline objects (`segdemo.pipelines`) each spec carries, and no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from segdemo import palettes
@@ -277,6 +277,51 @@ def get(key: str) -> ModelSpec:
     if not isinstance(key, str) or key not in REGISTRY:
         raise ValueError(f"Unknown model {key!r}. Known models: {', '.join(REGISTRY)}.")
     return REGISTRY[key]
+
+
+_REDUCED_SEPARATOR = "~"
+
+
+def reduced_pspnet(base: str, layers: int, classes: int, input_size: int) -> ModelSpec:
+    """A smaller network of a registry PSPNet's kind, for tests and benches: `layers` (50 or 101),
+    the first `classes` of its classes, `input_size` pixels square; the same pipelines' facts. Its
+    weights are a Keras 3 file named after its key, which says what it is (`lookup` rebuilds the
+    spec from it in another process, e.g. the engines' measurement).
+
+    Args:
+        base: a PSPNet's registry key.
+        layers: 50 or 101.
+        classes: how many of the base's classes, at least 2.
+        input_size: the network's square input, at least 65.
+    """
+    spec = get(base)
+    if spec.family != "pspnet" or layers not in (50, 101) or not 2 <= classes <= len(spec.classes) or input_size < 65:
+        raise ValueError(f"No reduced PSPNet of {base} with {layers} layers, {classes} classes, input {input_size}.")
+    key = f"{base}{_REDUCED_SEPARATOR}{layers}-{classes}-{input_size}"
+    return replace(
+        spec,
+        key=key,
+        title=f"{spec.title}, reduced ({layers} layers, {classes} classes, {input_size} px)",
+        arch_kwargs=MappingProxyType({"layers": layers, "classes": classes, "input_size": input_size}),
+        input_size=(input_size, input_size),
+        classes=spec.classes[:classes],
+        palette=spec.palette[:classes],
+        pipelines=pspnet_pipelines(layers, input_size),
+        published_weights=None,
+        weights_file=f"{key}.weights.h5",
+    )
+
+
+def lookup(key: str) -> ModelSpec:
+    """`get(key)`, or the reduced PSPNet a `reduced_pspnet` key names."""
+    if isinstance(key, str) and _REDUCED_SEPARATOR in key:
+        base, _, shape = key.partition(_REDUCED_SEPARATOR)
+        try:
+            layers, classes, size = (int(part) for part in shape.split("-"))
+        except ValueError:
+            raise ValueError(f"Unknown model {key!r}.") from None
+        return reduced_pspnet(base, layers, classes, size)
+    return get(key)
 
 
 def keys(family: str | None = None) -> list[str]:

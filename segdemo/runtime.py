@@ -69,6 +69,10 @@ class LoadedModel:
         if wanted not in ("exact", "fast"):
             raise ValueError(f"precision must be 'exact' or 'fast', not {wanted!r}.")
         self.precision = wanted if spec.family in FAST_FAMILIES else "exact"
+        if (device() or "").startswith("GPU"):
+            # "fast" is int8 or bfloat16 on a CPU, measured there; a GPU runs float32 (its own
+            # reduced precision, mixed_float16, is not measured yet).
+            self.precision = "exact"
         # Without OpenVINO "fast" is TensorFlow's bfloat16 network; with it the network is built in
         # float32 (the reference the background measurement compares with) and OpenVINO takes over.
         self.openvino_modes = _openvino_modes(spec, self.precision) if model is None else []
@@ -217,7 +221,7 @@ def _openvino_modes(spec: ModelSpec, precision: str) -> list[engines.Mode]:
     return [mode for mode in modes if mode.engine == engines.OPENVINO]
 
 
-def optimise(loaded: LoadedModel, log=None) -> engines.Mode:
+def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mode:
     """Converts, quantizes and measures `loaded`'s OpenVINO modes, then runs it in the first that
     passes its guard (`segdemo.engines.choose`); blocking. Converted models and the verdict are
     kept in the cache folder, so the next start only compiles the chosen one.
@@ -225,6 +229,10 @@ def optimise(loaded: LoadedModel, log=None) -> engines.Mode:
     Args:
         loaded: a PSPNet loaded from its weights file with OpenVINO modes to try.
         log: progress lines (default: this module's logger).
+        isolated: measure in a child process (`python -m segdemo.engines`), which loads the network
+            again: the conversion's and the calibration's memory never weighs on the app, and an
+            engine that crashes takes only the child down (TensorFlow keeps serving). Then the
+            verdict is read back and only the chosen model is compiled here.
 
     Returns:
         The mode that runs from now on.
@@ -281,6 +289,11 @@ def optimise(loaded: LoadedModel, log=None) -> engines.Mode:
         else:
             log(f"{spec.key}: {chosen.label} (measured before)")
             return chosen
+    if isolated:
+        if _measure_in_child(loaded, log) and engines.read_verdict(folder) is not None:
+            return optimise(loaded, log, isolated=False)  # reads the child's verdict, compiles the chosen model
+        log(f"{spec.key}: the measurement failed; TensorFlow float32 runs it")
+        return loaded.mode
     log(f"{spec.key}: measuring {', '.join(mode.label for mode in modes)} against TensorFlow float32 on the shipped photos")
     photos = [loaded.pipeline.preprocess(image).batch for image in pixels]
     chosen, run, verdicts = engines.choose(
@@ -290,6 +303,27 @@ def optimise(loaded: LoadedModel, log=None) -> engines.Mode:
     loaded.use(chosen, run)
     log(f"{spec.key}: runs in {chosen.label}")
     return chosen
+
+
+def _measure_in_child(loaded: LoadedModel, log) -> bool:
+    """Runs `optimise` for `loaded`'s network in a child process, its progress lines passed on to
+    `log`; True when it finished."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "segdemo.engines", "--measure", loaded.spec.key]
+    command += ["--pipeline", loaded.pipeline.name, "--precision", loaded.precision]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+        for line in child.stdout:
+            line = line.rstrip()
+            if line.startswith(engines.PROGRESS_PREFIX):
+                log(line[len(engines.PROGRESS_PREFIX) :])
+            elif line:
+                LOG.debug("%s", line)
+        returncode = child.wait()
+    if returncode != 0:
+        log(f"{loaded.spec.key}: the engines' measurement stopped with exit status {returncode}")
+    return returncode == 0
 
 
 _optimise_queue: queue.Queue = queue.Queue()
