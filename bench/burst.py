@@ -1,7 +1,7 @@
 """A class burst: N students send a photo to the photo tab's PSPNet at the same moment.
 
 Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600]
-                             [--workers N] [--precision exact|fast] [--engine auto|tensorflow|openvino]
+                             [--workers N] [--precision exact|fast] [--engine auto|tensorflow|openvino] [--cache-dir DIR]
 
 Writes the network with seeded weights that behave like trained ones, in the published layout, into
 a temporary weights folder (the real file is absent here), starts app.py on 127.0.0.1 with it, sends
@@ -190,6 +190,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="SEGDEMO_WORKERS for the app (default: the app's own choice)")
     parser.add_argument("--precision", choices=("exact", "fast"), help="SEGDEMO_PRECISION for the app (default: its own choice)")
     parser.add_argument("--engine", choices=("auto", "tensorflow", "openvino"), help="SEGDEMO_ENGINE for the app")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="SEGDEMO_CACHE_DIR to keep (the engines' verdict is reused next run)"
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segdemo-burst-") as scratch:
         folder = Path(scratch)
@@ -200,7 +203,8 @@ def main() -> None:
         print(
             f"trained-like {arguments.model} weights and {len({p for p, _ in photos})} photo files ready in {time.monotonic() - started:.0f} s"
         )
-        env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(folder / "cache")}
+        cache = arguments.cache_dir or folder / "cache"
+        env = {"SEGDEMO_WEIGHTS_DIR": str(folder / "weights"), "SEGDEMO_CACHE_DIR": str(cache)}
         if arguments.workers is not None:
             env["SEGDEMO_WORKERS"] = str(arguments.workers)
         for variable, value in (("SEGDEMO_PRECISION", arguments.precision), ("SEGDEMO_ENGINE", arguments.engine)):

@@ -263,11 +263,12 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
             log(f"{spec.key}: converting the network to OpenVINO")
             converted = engines.convert_to_openvino(truncated)
         else:
+            floating = openvino_model("float32")  # converted first (and logged) when not cached yet
             log(
                 f"{spec.key}: quantizing to int8 on {len(pixels) * 3} calibration images (the shipped photos, mirrored and cropped)"
             )
             inputs = engines.calibration_inputs(pixels, lambda image: loaded.pipeline.preprocess(image).batch)
-            converted = engines.quantize_openvino(openvino_model("float32"), inputs, engines.INT8_KEPT_IN_FLOAT)
+            converted = engines.quantize_openvino(floating, inputs, engines.INT8_KEPT_IN_FLOAT)
         openvino.save_model(converted, path, compress_to_fp16=False)
         return converted
 
