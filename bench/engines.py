@@ -65,7 +65,7 @@ def measure(key: str, repeats: int, skip: list[str]) -> dict:
     import tensorflow as tf
 
     import segdemo
-    from segdemo import cpu, engines, images, registry, runtime, samples, settings
+    from segdemo import cpu, engines, health, images, registry, runtime, samples, settings
 
     spec = registry.get(key)
     loaded = runtime.get(key)  # TensorFlow float32 (the child runs with SEGDEMO_ENGINE=tensorflow)
@@ -138,20 +138,18 @@ def measure(key: str, repeats: int, skip: list[str]) -> dict:
     return {
         "key": key,
         "rows": rows,
-        "flags": sorted(settings.cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"}),
+        "flags": sorted(settings.cpu_flags() & set(health.DECIDING_FLAGS)),
     }
 
 
-def _weights_folder(keys: list[str]) -> Path:
-    """A folder with the published files where present, else trained-like seeded ones."""
+def _write_missing_weights(keys: list[str], folder: Path) -> None:
+    """Trained-like seeded weights in `folder` for each network whose published file is absent."""
     from bench.published_weights import write_trained_like_weights
     from segdemo import registry, weights
 
-    folder = Path(tempfile.mkdtemp(prefix="segdemo-engines-"))
     for key in keys:
         if not weights.available(registry.get(key)):
             write_trained_like_weights(key, folder)
-    return folder
 
 
 def library_seconds(key: str, python: Path, repeats: int, work: Path) -> float | None:
@@ -186,57 +184,58 @@ def main() -> None:
     if arguments.child:
         print(json.dumps(measure(arguments.child, arguments.repeats, arguments.skip)))
         return
-    folder = _weights_folder(arguments.models)
-    environ = {**os.environ, "SEGDEMO_WEIGHTS_DIR": str(folder), "SEGDEMO_PRECISION": "exact", "SEGDEMO_ENGINE": "tensorflow"}
-    from segdemo import cpu
+    from segdemo import cpu, engines
 
-    print(f"usable cores: {cpu.usable_cores()}; load average before: {os.getloadavg()[0]:.1f}")
-    header = f"{'network':<18}{'mode':<15}{'s/photo':>8}{'×':>6}{'predict s':>10}{'labels':>9}{'worst':>8}{'top Δ':>8}{'guard':>7}{'prep s':>8}{'RSS MiB':>9}  note"
-    for key in arguments.models:
-        library = None
-        if arguments.library:
-            from bench.keras_segmentation_reference import DEFAULT_PYTHON
+    # The weights (copies of cached files) and the library's outputs are removed after the run.
+    with tempfile.TemporaryDirectory(prefix="segdemo-engines-") as scratch:
+        folder = Path(scratch)
+        _write_missing_weights(arguments.models, folder)
+        environ = {**os.environ, "SEGDEMO_WEIGHTS_DIR": str(folder), "SEGDEMO_PRECISION": "exact", "SEGDEMO_ENGINE": "tensorflow"}
+        print(f"usable cores: {cpu.usable_cores()}; load average before: {os.getloadavg()[0]:.1f}")
+        header = f"{'network':<18}{'mode':<15}{'s/photo':>8}{'×':>6}{'predict s':>10}{'labels':>9}{'worst':>8}{'top Δ':>8}{'guard':>7}{'prep s':>8}{'RSS MiB':>9}  note"
+        for key in arguments.models:
+            library = None
+            if arguments.library:
+                from bench.keras_segmentation_reference import DEFAULT_PYTHON
 
-            library = library_seconds(key, arguments.reference_python or DEFAULT_PYTHON, arguments.repeats, folder)
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.engines",
-                "--child",
-                key,
-                "--repeats",
-                str(arguments.repeats),
-                "--skip",
-                *arguments.skip,
-            ],
-            capture_output=True,
-            text=True,
-            env=environ,
-        )
-        if completed.returncode != 0:
-            print(f"{key}: failed\n{completed.stderr[-3000:]}")
-            continue
-        result = json.loads(completed.stdout.strip().splitlines()[-1])
-        print(f"\n{key} (CPU flags: {', '.join(result['flags'])})")
-        print(header)
-        reference = result["rows"][0]["seconds"]
-        from segdemo import engines
-
-        if library is not None:
-            print(f"{'':<18}{'keras-segm. 0.3':<15}{'':>8}{'':>6}{library:>10.2f}  the library's predict() on the photo file")
-
-        for row in result["rows"]:
-            speedup = reference / row["seconds"]
-            agreement = engines.Agreement(row["labels"], row["worst_photo"], row["top_difference"])
-            exact = row["mode"].endswith("float32")
-            passes = agreement.passes(exact) and (speedup > 1 if exact else speedup >= engines.FAST_SPEEDUP)
-            print(
-                f"{'':<18}{row['mode']:<15}{row['seconds']:>8.2f}{speedup:>6.2f}{row['end_to_end']:>10.2f}"
-                f"{row['labels']:>9.2%}{row['worst_photo']:>8.2%}{row['top_difference']:>8.4f}"
-                f"{'yes' if passes or row['mode'] == 'tf-float32' else 'no':>7}{row['prepared_s']:>8.1f}{row['rss_mib']:>9.0f}  {row['note']}"
-                + (f" predict {library / row['end_to_end']:.2f}× faster than the library" if library else "")
+                library = library_seconds(key, arguments.reference_python or DEFAULT_PYTHON, arguments.repeats, folder)
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.engines",
+                    "--child",
+                    key,
+                    "--repeats",
+                    str(arguments.repeats),
+                    "--skip",
+                    *arguments.skip,
+                ],
+                capture_output=True,
+                text=True,
+                env=environ,
             )
+            if completed.returncode != 0:
+                print(f"{key}: failed\n{completed.stderr[-3000:]}")
+                continue
+            result = json.loads(completed.stdout.strip().splitlines()[-1])
+            print(f"\n{key} (CPU flags: {', '.join(result['flags'])})")
+            print(header)
+            reference = result["rows"][0]["seconds"]
+            if library is not None:
+                print(f"{'':<18}{'keras-segm. 0.3':<15}{'':>8}{'':>6}{library:>10.2f}  the library's predict() on the photo file")
+
+            for row in result["rows"]:
+                speedup = reference / row["seconds"]
+                agreement = engines.Agreement(row["labels"], row["worst_photo"], row["top_difference"])
+                exact = row["mode"].endswith("float32")
+                passes = agreement.passes(exact) and (speedup > 1 if exact else speedup >= engines.FAST_SPEEDUP)
+                print(
+                    f"{'':<18}{row['mode']:<15}{row['seconds']:>8.2f}{speedup:>6.2f}{row['end_to_end']:>10.2f}"
+                    f"{row['labels']:>9.2%}{row['worst_photo']:>8.2%}{row['top_difference']:>8.4f}"
+                    f"{'yes' if passes or row['mode'] == 'tf-float32' else 'no':>7}{row['prepared_s']:>8.1f}{row['rss_mib']:>9.0f}  {row['note']}"
+                    + (f" predict {library / row['end_to_end']:.2f}× faster than the library" if library else "")
+                )
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -10,8 +10,9 @@ A PSPNet's network (up to its raw output, `conv6` at 1/8 of the input) can run:
 | `openvino bfloat16` | OpenVINO, `INFERENCE_PRECISION_HINT=bf16` | bfloat16 | OpenVINO on CPUs with native bfloat16 |
 | `openvino int8` | OpenVINO, post-training quantization by NNCF | int8 | OpenVINO with NNCF |
 
-The network is converted (and, for "fast", quantized) once per weights file, in a background
-thread (`prepare`), never while a request waits: requests run on TensorFlow meanwhile. Each
+The network is converted (and, for "fast", quantized) once per weights file, in a child process
+(`main`, started by `segdemo.runtime.optimise` from one background thread), never while a request
+waits: requests run on TensorFlow meanwhile. Each
 candidate is then measured against TensorFlow float32 on the shipped photos: the labels it gives
 (after the network's own tail: resize and softmax) must equal float32's on at least
 `GUARD_AGREEMENT` of the pixels, with mean |Δ top-class probability| at most `GUARD_TOP_DIFFERENCE`
@@ -22,7 +23,7 @@ under SEGDEMO_CACHE_DIR keyed by the weights' digest and the libraries' versions
 reuses them without measuring again.
 
 OpenVINO is optional: where it is missing, fails to convert, or loses the labels, TensorFlow runs.
-Its telemetry is turned off before it is imported. Intel does not officially support it on AMD
+Its telemetry is turned off before it is imported (`telemetry_off`). Intel does not officially support it on AMD
 CPUs; it ran correctly on the AMD EPYC this was measured on (docs/performance.md).
 """
 
@@ -53,9 +54,10 @@ EXACT_AGREEMENT = 0.9995
 """Share of equal labels an "exact" mode on another engine (OpenVINO float32) must keep: rounding order only."""
 EXACT_TOP_DIFFERENCE = 1e-3
 FAST_SPEEDUP = 1.5
-INT8_KEPT_IN_FLOAT: tuple[str, ...] = ()
-"""Operation-name patterns NNCF leaves in float when quantizing a PSPNet to int8 (bench/engines.py)."""
 """A fast mode must be at least this many times faster than TensorFlow float32 on the same photo."""
+INT8_KEPT_IN_FLOAT: tuple[str, ...] = ()
+"""Operation-name patterns NNCF leaves in float when quantizing a PSPNet to int8: none, as no choice
+of them kept the labels on the stand-in weights (docs/int8.md)."""
 
 TENSORFLOW = "tensorflow"
 OPENVINO = "openvino"
@@ -211,7 +213,7 @@ class OpenVinoNetwork:
     Each thread gets its own inference request (a compiled model is shared; a request is not).
     """
 
-    def __init__(self, compiled, threads: int | None = None) -> None:
+    def __init__(self, compiled) -> None:
         self._compiled = compiled
         self._local = threading.local()
 
@@ -315,18 +317,15 @@ class Verdict:
 def _paired_seconds(run, reference, batch: np.ndarray, rounds: int = 3) -> tuple[float, float]:
     """(run's seconds, reference's seconds) on `batch`: the best of `rounds`, the two taking turns,
     so that other work on a shared machine slows both alike instead of whichever ran second."""
+
+    def seconds(function) -> float:
+        started = time.perf_counter()
+        function(batch)
+        return time.perf_counter() - started
+
     run(batch)  # the first call pays for compilation and caches
-    best_run = best_reference = float("inf")
-    for _ in range(rounds):
-        for function, which in ((reference, "reference"), (run, "run")):
-            started = time.perf_counter()
-            function(batch)
-            seconds = time.perf_counter() - started
-            if which == "run":
-                best_run = min(best_run, seconds)
-            else:
-                best_reference = min(best_reference, seconds)
-    return best_run, best_reference
+    rounds_taken = [(seconds(reference), seconds(run)) for _ in range(rounds)]
+    return min(taken for _, taken in rounds_taken), min(taken for taken, _ in rounds_taken)
 
 
 def choose(

@@ -20,8 +20,9 @@ def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
 
 
 def report() -> dict:
-    """{"status": "ok", "offline": bool, "precision", "device", "cores": {"used", "seen"}, "workers", "threads",
-    "cpu_flags": {"checked", "present"}, "models": {key: {"title", "loaded", "weights"}}, "output_cache":
+    """{"status": "ok", "offline": bool, "precision", "engine", "engines": {loaded key: what runs it}, "device",
+    "cores": {"used", "seen"}, "workers", "networks_running", "threads", "cpu_flags": {"checked", "present"},
+    "models": {key: {"title", "loaded", "weights"}}, "output_cache":
     {"hits", "misses", "entries"}}; nothing is loaded, downloaded or hashed. A cache miss is one network run."""
     loaded = {name.split(":")[0] for name in runtime.loaded_keys()}
     offline = settings.get().offline

@@ -8,9 +8,9 @@ least-recently-used cache (SEGDEMO_MAX_MODELS, default 6).
 Precision (`precision()`, SEGDEMO_PRECISION) and engine (SEGDEMO_ENGINE): "exact" runs every
 network in float32; "fast" lets a PSPNet's network run in int8 or bfloat16 where that keeps its
 answers. With OpenVINO installed (and SEGDEMO_ENGINE not "tensorflow"), a PSPNet is built in
-float32, serves requests on TensorFlow at once, and `segdemo.engines` converts, quantizes and
-measures its OpenVINO modes in one background thread, switching to the first that passes its guard
-(`LoadedModel.mode` says which runs). Without OpenVINO, "fast" builds the PSPNets under Keras's
+float32, serves requests on TensorFlow at once, and one background thread has `segdemo.engines`
+convert, quantize and measure its OpenVINO modes in a child process (`optimise`), then switches it
+to the first that passes its guard (`LoadedModel.mode` says which runs). Without OpenVINO, "fast" builds the PSPNets under Keras's
 "mixed_bfloat16" policy (TensorFlow's oneDNN kernels in bfloat16) on CPUs with native bfloat16.
 The raw output, the resize and the softmax after it stay float32; the small models always run
 exact (they take milliseconds).
@@ -19,6 +19,7 @@ exact (they take milliseconds).
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -249,8 +250,11 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     digest = source.sha256 or weights.file_digest(source.path)
     folder = engines.cache_folder(settings.cache_dir(), spec.key, loaded.pipeline.name, digest)
     folder.mkdir(parents=True, exist_ok=True)
-    truncated = keras.Model(loaded.model.inputs, loaded.model.get_layer(spec.raw_output_layer).output)
-    pixels = [images.load(photo.image) for photo in samples.photos()]
+
+    @functools.cache
+    def shipped_photos() -> list[np.ndarray]:
+        # Read only by a measurement or a quantization, never when a cached verdict is reused.
+        return [images.load(photo.image) for photo in samples.photos()]
 
     def openvino_model(numbers: str):
         import openvino
@@ -261,13 +265,12 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
             return openvino.Core().read_model(path)
         if stored == "float32":
             log(f"{spec.key}: converting the network to OpenVINO")
+            truncated = keras.Model(loaded.model.inputs, loaded.model.get_layer(spec.raw_output_layer).output)
             converted = engines.convert_to_openvino(truncated)
         else:
             floating = openvino_model("float32")  # converted first (and logged) when not cached yet
-            log(
-                f"{spec.key}: quantizing to int8 on {len(pixels) * 3} calibration images (the shipped photos, mirrored and cropped)"
-            )
-            inputs = engines.calibration_inputs(pixels, lambda image: loaded.pipeline.preprocess(image).batch)
+            inputs = engines.calibration_inputs(shipped_photos(), lambda image: loaded.pipeline.preprocess(image).batch)
+            log(f"{spec.key}: quantizing to int8 on {len(inputs)} calibration images (the shipped photos, mirrored and cropped)")
             converted = engines.quantize_openvino(floating, inputs, engines.INT8_KEPT_IN_FLOAT)
         openvino.save_model(converted, path, compress_to_fp16=False)
         return converted
@@ -296,7 +299,7 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
         log(f"{spec.key}: the measurement failed; TensorFlow float32 runs it")
         return loaded.mode
     log(f"{spec.key}: measuring {', '.join(mode.label for mode in modes)} against TensorFlow float32 on the shipped photos")
-    photos = [loaded.pipeline.preprocess(image).batch for image in pixels]
+    photos = [loaded.pipeline.preprocess(image).batch for image in shipped_photos()]
     chosen, run, verdicts = engines.choose(
         modes, build, loaded._tensorflow_raw, loaded.tail, photos, log=lambda line: log(f"{spec.key}: {line}")
     )
@@ -359,18 +362,6 @@ def optimise_in_background(loaded: LoadedModel) -> None:
             _optimiser.start()
     _optimising[id(loaded)] = "waiting"
     _optimise_queue.put(loaded)
-
-
-def wait_for_optimisation(timeout: float | None = None) -> bool:
-    """Waits until every queued optimisation has finished (tests, benches); False on timeout."""
-    import time
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while _optimising:
-        if deadline is not None and time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def precision_setting() -> str:

@@ -28,7 +28,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from segdemo import cpu
+from segdemo import cpu, engines
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY_WEIGHTS = PROJECT_ROOT / "weights"
@@ -168,9 +168,8 @@ def _engine(environ) -> str:
 
 
 def _openvino_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("openvino") is not None and importlib.util.find_spec("nncf") is not None
+    """OpenVINO and NNCF both importable: what int8 needs (`segdemo.engines`)."""
+    return engines.openvino_installed() and engines.nncf_installed()
 
 
 def _precision(environ, flags: frozenset[str] | None = None, engine: str = "auto") -> str:
