@@ -2,13 +2,16 @@
 
 Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapixels 12] [--time-limit 600]
                              [--workers N] [--precision exact|fast] [--engine auto|tensorflow|openvino] [--cache-dir DIR]
+                             [--no-views]
 
 Writes the network with seeded weights that behave like trained ones, in the published layout, into
 a temporary weights folder (the real file is absent here), starts app.py on 127.0.0.1 with it, sends
 one warm-up request (it loads TensorFlow and converts the weights, timed apart), waits until the
 app has measured its engines (as it does at start-up before a class), then submits N requests at
 once through gradio_client's /photos endpoint: N different images (the shipped photos, each round
-another crop, every other one mirrored), at sizes cycling from 0.3 MP up to --max-megapixels. Prints when the last
+another crop, every other one mirrored), at sizes cycling from 0.3 MP up to --max-megapixels. As a
+browser does, each student then asks for the photo's views (/photo_views: the annotated views, the
+before/after slider, the downloads) once the first answer is in; --no-views leaves that out. Prints when the last
 answer arrived, the waits (p50, p95, max), failures, the queue positions and ETAs the clients saw,
 and the server's peak RSS. Figures are printed, not asserted.
 """
@@ -21,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -104,6 +108,12 @@ def submit(client: Client, path: Path, model: str):
     return client.submit(handle_file(str(path)), [model], PIPELINE, THRESHOLD, OPACITY, api_name="/photos")
 
 
+def submit_views(client: Client, path: Path, model: str):
+    """What a browser asks next, once /photos has answered: the side-by-side views, the before/after
+    slider and the downloads, drawn from the cached network output (same queue, at its end)."""
+    return client.submit(handle_file(str(path)), [model], PIPELINE, THRESHOLD, OPACITY, "overlay", model, api_name="/photo_views")
+
+
 def check_answer(result) -> str | None:
     """None for an answer with one overlay; otherwise what is wrong with it."""
     gallery, _table = result
@@ -112,28 +122,41 @@ def check_answer(result) -> str | None:
     return None
 
 
-def run_burst(url: str, photos: list[tuple[Path, float]], model: str, deadline: float) -> tuple[list[Outcome], float]:
-    """Submits every photo at once and waits for the answers (until `deadline`)."""
+def run_burst(
+    url: str, photos: list[tuple[Path, float]], model: str, deadline: float, views: bool = True
+) -> tuple[list[Outcome], float]:
+    """Submits every photo at once and waits for the answers (until `deadline`).
+
+    Args:
+        views: after each /photos answer, ask for its views as the browser does (/photo_views); the
+            photo's wait ends with that second answer.
+    """
     # download_files=False: the overlays stay on the server (the students' browsers fetch them, not this bench).
-    client = Client(url, verbose=False, max_workers=len(photos) + 4, download_files=False)
+    client = Client(url, verbose=False, max_workers=2 * len(photos) + 4, download_files=False)
     outcomes = [Outcome(path.name, megapixels) for path, megapixels in photos]
     started = time.monotonic()
     jobs = [submit(client, path, model) for path, _ in photos]
+    finished = [threading.Event() for _ in photos]
 
-    def record(job, outcome: Outcome) -> None:
+    def record(job, outcome: Outcome, path: Path, finish: threading.Event, first: bool) -> None:
         def done(_future) -> None:
-            outcome.seconds = time.monotonic() - started
             try:
-                outcome.error = check_answer(job.result(timeout=0))
+                result = job.result(timeout=0)
+                outcome.error = check_answer(result) if first else None
             except Exception as exception:  # noqa: BLE001 - every failure is counted and reported
                 outcome.error = f"{type(exception).__name__}: {str(exception)[:300]}"
+            if first and views and outcome.error is None:
+                record(submit_views(client, path, model), outcome, path, finish, first=False)
+                return
+            outcome.seconds = time.monotonic() - started
+            finish.set()
 
         job.add_done_callback(done)
 
-    for job, outcome in zip(jobs, outcomes):
-        record(job, outcome)
+    for job, outcome, (path, _), finish in zip(jobs, outcomes, photos, finished):
+        record(job, outcome, path, finish, first=True)
     # What a waiting student is shown: queue position and estimated wait (polled, as the page updates).
-    while not all(job.done() for job in jobs) and time.monotonic() < deadline:
+    while not all(finish.is_set() for finish in finished) and time.monotonic() < deadline:
         for job, outcome in zip(jobs, outcomes):
             if not job.done():
                 status = job.status()
@@ -142,8 +165,8 @@ def run_burst(url: str, photos: list[tuple[Path, float]], model: str, deadline: 
                 if status.eta is not None:
                     outcome.etas.append(status.eta)
         time.sleep(0.5)
-    for job, outcome in zip(jobs, outcomes):
-        if not job.done():
+    for job, outcome, finish in zip(jobs, outcomes, finished):
+        if not finish.is_set():
             outcome.error = "no answer before the time limit"
             job.cancel()
     return outcomes, time.monotonic() - started
@@ -186,6 +209,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--model", default="pspnet_voc", choices=("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes"))
     parser.add_argument("--max-megapixels", type=float, default=12.0)
+    parser.add_argument(
+        "--no-views",
+        action="store_true",
+        help="only /photos (the API's answer), not the views a browser asks for next (/photo_views)",
+    )
     parser.add_argument("--time-limit", type=float, default=600, help="seconds for the warm-up and the burst together")
     parser.add_argument("--workers", type=int, default=None, help="SEGDEMO_WORKERS for the app (default: the app's own choice)")
     parser.add_argument("--precision", choices=("exact", "fast"), help="SEGDEMO_PRECISION for the app (default: its own choice)")
@@ -232,7 +260,12 @@ def main() -> None:
                 f"{time.monotonic() - engine_started:.0f} s after the warm-up answer)"
             )
             rss_before = peak_rss_mib(app.pid)
-            outcomes, _ = run_burst(app.url, photos, arguments.model, deadline)
+            print(
+                "each student: /photos, then /photo_views as the browser asks"
+                if not arguments.no_views
+                else "each student: /photos only"
+            )
+            outcomes, _ = run_burst(app.url, photos, arguments.model, deadline, views=not arguments.no_views)
             report(outcomes, warm_s, rss_before, peak_rss_mib(app.pid))
             print(f"load average after the burst: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
             if app.process.poll() is not None or any(outcome.error for outcome in outcomes):

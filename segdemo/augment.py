@@ -61,6 +61,7 @@ def random_affine(
     shear_degrees: float,
     zoom: float,
     horizontal_flip: bool = True,
+    symmetries: bool = False,
     elastic: float = 0.0,
 ) -> tf.Tensor:
     """One random affine transform (and horizontal flip, and elastic deformation) per sample,
@@ -72,6 +73,9 @@ def random_affine(
         rotation_degrees, shift, shear_degrees, zoom: the ranges, as `ImageDataGenerator`'s
             rotation_range, width/height_shift_range, shear_range (in degrees) and zoom_range.
         horizontal_flip: whether half of the samples are mirrored left to right.
+        symmetries: whether each sample is also turned by a random multiple of 90° and mirrored top to
+            bottom half of the time (with `horizontal_flip`: the square's eight symmetries), folded
+            into the same map, so no extra resampling.
         elastic: standard deviation in pixels of the elastic displacements (0: none); each output
             pixel is displaced by them before the affine map, and the composed map is sampled once.
     """
@@ -93,6 +97,15 @@ def random_affine(
     a01 = (-tf.sin(angle + shear)) / zoom_y
     a10 = (tf.sin(angle) / zoom_x) * flip
     a11 = tf.cos(angle + shear) / zoom_y
+    if symmetries:
+        # A · S with S = (a quarter turn k times) · (a vertical mirror when v = −1): entries
+        # exactly 0 and ±1, so a slice with no other distortion is moved without interpolation.
+        quarter_turns = tf.floor(draw(11, 0.0, 4.0))
+        cos_k = tf.round(tf.cos(quarter_turns * (math.pi / 2)))
+        sin_k = tf.round(tf.sin(quarter_turns * (math.pi / 2)))
+        mirror = tf.where(draw(12, 0.0, 1.0) < 0.5, -1.0, 1.0)
+        s00, s01, s10, s11 = cos_k, -sin_k * mirror, sin_k, cos_k * mirror
+        a00, a01, a10, a11 = a00 * s00 + a01 * s10, a00 * s01 + a01 * s11, a10 * s00 + a11 * s10, a10 * s01 + a11 * s11
     centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
     a02 = centre_x + shift_x - a00 * centre_x - a01 * centre_y
     a12 = centre_y + shift_y - a10 * centre_x - a11 * centre_y

@@ -32,6 +32,9 @@ class Distortions:
         brightness: a value drawn in ±this added to the image (intensities in [0, 1]).
         contrast: the image's deviations from its mean scaled by a factor drawn in [1 − contrast, 1 + contrast].
         gamma: each intensity raised to a power drawn in [1 − gamma, 1 + gamma].
+        symmetries: whether each sample is also turned by a random multiple of 90° and mirrored top
+            to bottom half of the time, so that with the horizontal flip it is any of the square's
+            eight symmetries (the views test-time augmentation averages over; exact on square images).
     """
 
     rotation_degrees: float = 0.0
@@ -43,6 +46,7 @@ class Distortions:
     brightness: float = 0.0
     contrast: float = 0.0
     gamma: float = 0.0
+    symmetries: bool = False
 
     def __post_init__(self) -> None:
         limits = {"rotation_degrees": 180.0, "shift": 1.0, "shear_degrees": 45.0, "zoom": 0.9}
@@ -56,8 +60,9 @@ class Distortions:
                 or not 0 <= value <= limit
             ):
                 raise ValueError(f"The {name.replace('_', ' ')} range must be a number in [0, {limit:g}], got {value!r}.")
-        if not isinstance(self.horizontal_flip, bool):
-            raise ValueError(f"horizontal_flip must be True or False, got {self.horizontal_flip!r}.")
+        for name in ("horizontal_flip", "symmetries"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
 
 # What the lecture's aug_dicts did. eliret: shifts ±70 % and flips. Membrane (program 7): rotation
@@ -69,4 +74,4 @@ LECTURE_DISTORTIONS = {
 }
 
 # The geometric part of `Distortions` (what `segdemo.augment.random_affine` takes).
-AFFINE_FIELDS = ("rotation_degrees", "shift", "shear_degrees", "zoom", "horizontal_flip")
+AFFINE_FIELDS = ("rotation_degrees", "shift", "shear_degrees", "zoom", "horizontal_flip", "symmetries")

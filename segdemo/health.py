@@ -23,14 +23,15 @@ def report() -> dict:
     """{"status": "ok", "offline": bool, "precision", "engine", "engines": {loaded key: what runs it}, "device",
     "cores": {"used", "seen"}, "workers", "networks_running", "threads", "cpu_flags": {"checked", "present"},
     "models": {key: {"title", "loaded", "weights"}}, "output_cache":
-    {"hits", "misses", "entries"}}; nothing is loaded, downloaded or hashed. A cache miss is one network run."""
+    {"hits", "misses", "raw_hits", "entries"}}; nothing is loaded, downloaded or hashed. A miss is one
+    network run unless it is a raw hit (the dense maps had left; only the postprocessing ran again)."""
     loaded = {name.split(":")[0] for name in runtime.loaded_keys()}
     offline = settings.get().offline
     models = {
         key: {"title": spec.title, "loaded": key in loaded, "weights": weights_state(spec, offline)}
         for key, spec in registry.REGISTRY.items()
     }
-    output_cache = {"hits": CACHE.hits, "misses": CACHE.misses, "entries": len(CACHE)}
+    output_cache = {"hits": CACHE.hits, "misses": CACHE.misses, "raw_hits": CACHE.raw_hits, "entries": len(CACHE)}
     current = settings.get()
     flags = settings.cpu_flags()
     return {

@@ -362,10 +362,14 @@ def pixel_classes(
 # ---------------------------------------------------------------- downloads
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """An image array as PNG bytes."""
+def png_bytes(pixels: np.ndarray, compress_level: int = 6) -> bytes:
+    """An image array as PNG bytes.
+
+    Args:
+        compress_level: zlib's level, 0-9 (Pillow's default 6; 1 is about 5x faster for photos).
+    """
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

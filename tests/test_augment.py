@@ -199,3 +199,31 @@ def test_training_with_elastic_and_intensity_keeps_soft_labels_as_fractions(memb
     assert not np.allclose(new_masks, plain_masks)  # the elastic part moved the labels
     # ... and the image with them: membranes (cell share below a half) on the dark pixels.
     assert new_images[new_masks < 0.5].mean() < new_images[new_masks >= 0.5].mean() - 0.1
+
+
+def test_the_eight_symmetries_move_slice_and_label_exactly_together(membrane_dir):
+    """--symmetries alone: each sample is one of the square's eight flips and quarter turns, with no
+    interpolation, its label the same view of the label; over a batch, more than the left-right flip."""
+    from segdemo.datasets import membrane
+    from segdemo.distortions import Distortions
+
+    images, masks = membrane.load_slices([0] * 12, membrane_dir, 128)
+    augmenter = PairedAugmenter("membrane", seed=5, distortions=Distortions(horizontal_flip=True, symmetries=True))
+    augmented_images, augmented_masks = (np.asarray(array) for array in augmenter(images, masks))
+    views = []
+    for image, mask in zip(augmented_images, augmented_masks):
+        matches = [
+            (turns, mirrored)
+            for turns in range(4)
+            for mirrored in (False, True)
+            if np.allclose(image, _view(images[0], turns, mirrored), atol=1e-5)
+            and np.array_equal(mask, _view(masks[0], turns, mirrored))
+        ]
+        assert matches, "neither one of the eight views of the slice, or the label did not follow"
+        views.append(matches[0])
+    assert len(set(views)) >= 4  # quarter turns and vertical mirrors, not only the horizontal flip
+
+
+def _view(array: np.ndarray, turns: int, mirrored: bool) -> np.ndarray:
+    turned = np.rot90(array, turns, axes=(0, 1))
+    return turned[:, ::-1] if mirrored else turned

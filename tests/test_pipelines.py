@@ -53,6 +53,24 @@ def test_another_image_or_model_runs_the_network(eliret_dir, counted_raw):
     assert counted_raw == ["unet", "unet", "fcn"]
 
 
+def test_when_the_dense_maps_have_left_the_cache_only_the_postprocessing_runs_again(eliret_dir, counted_raw, monkeypatch):
+    # Room for one photo's whole entry but many raw outputs (a class's burst of large photos, scaled
+    # down: a PSPNet's raw output is a small fraction of its dense maps).
+    segdemo.predict(eliret_dir / "076x.png", "unet", 0.5)
+    entry_bytes = output_cache.CACHE.nbytes  # one entry: the raw output and the dense maps
+    monkeypatch.setattr(output_cache.CACHE, "_budget", int(entry_bytes * 1.5))
+    monkeypatch.setattr(output_cache.CACHE, "_raw_budget", entry_bytes * 10)
+    output_cache.CACHE.clear()
+    counted_raw.clear()
+    first = segdemo.predict(eliret_dir / "076x.png", "unet", 0.5)
+    segdemo.predict(eliret_dir / "078x.png", "unet", 0.5)  # evicts the first photo's dense maps
+    again = segdemo.predict(eliret_dir / "076x.png", "unet", 0.5)
+    assert counted_raw == ["unet", "unet"]  # the network did not run for the first photo again
+    assert again.cached and output_cache.CACHE.raw_hits == 1
+    np.testing.assert_array_equal(again.scores, first.scores)
+    np.testing.assert_array_equal(again.overlay, first.overlay)
+
+
 def test_a_reloaded_model_is_never_served_an_earlier_load_s_outputs(eliret_dir, counted_raw):
     segdemo.predict(eliret_dir / "076x.png", "fcn")
     runtime.clear()  # e.g. other weights: the next load has a new serial
@@ -73,7 +91,7 @@ def test_unknown_pipeline_names_the_choices():
 
 def _entry(nbytes: int) -> tuple:
     scores = np.zeros(nbytes // 8, np.float32)
-    return np.zeros(0, np.float32), Prepared(np.zeros((1, 1, 1, 1), np.float32), (1, 1), (1, 1)), Dense(scores, scores)
+    return np.zeros(0, np.float32), Prepared(np.zeros((1, 1, 1, 1), np.float32), (1, 1), (1, 1)), Dense(scores, scores.copy())
 
 
 def test_output_cache_is_bounded_by_bytes_least_recently_used_first():
@@ -87,6 +105,11 @@ def test_output_cache_is_bounded_by_bytes_least_recently_used_first():
     assert all(cache.get(key) is not None for key in "acd")
     cache.put("huge", *_entry(8000))  # larger than the budget: not kept, nothing evicted for it
     assert cache.get("huge") is None and len(cache) == 3
+
+
+def test_an_array_shared_by_the_dense_maps_counts_once():
+    scores = np.zeros(250, np.float32)
+    assert Dense(scores, scores).nbytes == 1000 and Dense(scores, scores.copy()).nbytes == 2000
 
 
 def test_output_cache_budget_setting(monkeypatch):

@@ -72,6 +72,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="elastic deformations as in the U-Net paper: displacements on a 3×3 grid with this standard "
         "deviation in pixels at 512×512 (the paper: 10), interpolated bicubically (default 0: none)",
     )
+    parser.add_argument(
+        "--symmetries",
+        action="store_true",
+        help="also turn each sample by a random multiple of 90° and mirror it top to bottom half of the time: "
+        "with the horizontal flip, the eight views test-time augmentation averages over",
+    )
     parser.add_argument("--brightness", type=float, default=0.0, help="brightness drawn in ±this (intensities in [0, 1])")
     parser.add_argument("--contrast", type=float, default=0.0, help="contrast factor drawn in [1 − this, 1 + this]")
     parser.add_argument("--gamma", type=float, default=0.0, help="gamma drawn in [1 − this, 1 + this]")
@@ -177,7 +183,9 @@ AUGMENTATION_OPTIONS = ("elastic", "brightness", "contrast", "gamma")
 
 def training_distortions(arguments: argparse.Namespace) -> dict:
     """The options that add to the lecture's affine augmentation, as the metrics file records them."""
-    return {name: float(getattr(arguments, name)) for name in AUGMENTATION_OPTIONS}
+    extra = {name: float(getattr(arguments, name)) for name in AUGMENTATION_OPTIONS}
+    # Recorded only when on, so that the earlier stretches' records keep their shape.
+    return {**extra, "symmetries": True} if getattr(arguments, "symmetries", False) else extra
 
 
 def augmentation_text(size: int, extra: dict) -> str:
@@ -185,6 +193,8 @@ def augmentation_text(size: int, extra: dict) -> str:
     text = f"one affine transform per sample at full resolution, then area reduction to {size}x{size}"
     if extra.get("elastic"):
         text = text.replace("one affine transform", f"one affine transform and elastic deformation ({extra['elastic']:g} px)")
+    if extra.get("symmetries"):
+        text = text.replace("one affine transform", "one affine transform composed with one of the eight flips and 90° turns")
     changes = [f"{name} {extra[name]:g}" for name in ("brightness", "contrast", "gamma") if extra.get(name)]
     return text + (f"; intensity: {', '.join(changes)}" if changes else "")
 
@@ -205,7 +215,7 @@ def train(arguments: argparse.Namespace) -> dict:
     try:
         distortions = dataclasses.replace(MEMBRANE_TRAINING, **extra)
     except ValueError as error:
-        raise ValueError(f"--elastic, --brightness, --contrast, --gamma: {error}") from error
+        raise ValueError(f"--elastic, --symmetries, --brightness, --contrast, --gamma: {error}") from error
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"

