@@ -60,10 +60,6 @@ class LoadedModel:
                 here on a CPU without native bfloat16 emulates it (slowly): the agreement tests do.
             model: an already built Keras model with its weights (tests): nothing is loaded.
         """
-        import tensorflow as tf
-
-        from segdemo import architectures
-
         self.spec = spec
         self.pipeline = spec.pipeline(pipeline)
         wanted = precision_setting() if precision is None else precision
@@ -77,52 +73,62 @@ class LoadedModel:
         # Without OpenVINO "fast" is TensorFlow's bfloat16 network; with it the network is built in
         # float32 (the reference the background measurement compares with) and OpenVINO takes over.
         self.openvino_modes = _openvino_modes(spec, self.precision) if model is None else []
-        built_as = "fast" if self.precision == "fast" and not self.openvino_modes else "exact"
+        self._built_as = "fast" if self.precision == "fast" and not self.openvino_modes else "exact"
         self._weights_source = None
         # Tells this load apart from any earlier one of the same model (other weights, say),
         # so that outputs cached for an earlier load are never served for this one.
         self.serial = next(_serials)
-        if model is None:
-            source = weights.resolve(spec)
-            self._weights_source = source
-            with dtype_policy(built_as):
-                model = architectures.build(spec.architecture, **dict(spec.arch_kwargs), **dict(self.pipeline.network_options))
-            load_weights(model, source)
-        self.model = model
-        height, width = spec.input_size or (None, None)
-        signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
+        self._model = model
+        self._model_lock = threading.Lock()
+        self._raw = None
+        self._tail = None
         self._intermediate_models: dict[tuple[str, ...], object] = {}
         self._intermediate_lock = threading.Lock()
-        if spec.raw_output_layer is None:
-            self._raw = tf.function(
-                lambda batch: tf.cast(self.model(batch, training=False), tf.float32), input_signature=[signature]
-            )
-            self._tail = None
-        else:
-            head = self.model.get_layer(spec.raw_output_layer)
-            truncated = _submodel(self.model, [head.output])
-            # The resize and softmax after the raw output have no weights: in float32 whatever the
-            # precision, so "fast" differs from "exact" only by the network's own rounding.
-            tail_layers = [_in_float32(layer) for layer in _layers_after(self.model, spec.raw_output_layer)]
-            self._raw = tf.function(
-                lambda batch: tf.cast(truncated(batch, training=False), tf.float32), input_signature=[signature]
-            )
-            raw_signature = tf.TensorSpec(shape=(1, *head.output.shape[1:]), dtype=tf.float32)
-
-            def tail(raw):
-                for layer in tail_layers:
-                    raw = layer(raw, training=False)
-                return raw
-
-            self._tail = tf.function(tail, input_signature=[raw_signature])
-        computes = self.model.get_layer(spec.raw_output_layer or self.model.layers[-1].name).compute_dtype
+        if model is None:
+            self._weights_source = weights.resolve(spec)
+        # A network measured before, whose verdict chose OpenVINO, starts there at once: its Keras
+        # network (the weights in float32, TensorFlow's kernels and their scratch memory, about 0.7 GB
+        # for PSPNet-101) is built only when something needs it (the look-inside views, a fallback).
+        served = _cached_openvino(self) if self.openvino_modes else None
+        if served is not None:
+            mode, run, tail_layers, raw_shape = served
+            self._tail = _tail_function(tail_layers, raw_shape)
+            self._current = (mode, run)
+            return
+        model = self.model  # builds and loads it
+        computes = model.get_layer(spec.raw_output_layer or model.layers[-1].name).compute_dtype
         # (the mode, its raw function): replaced as one tuple when a background measurement picks another.
         self._current = (
             engines.Mode(engines.TENSORFLOW, "bfloat16" if computes == "bfloat16" else "float32"),
             self._tensorflow_raw,
         )
 
+    @property
+    def model(self):
+        """The Keras network with its weights, built on first use (see `__init__`)."""
+        with self._model_lock:
+            if self._model is None:
+                from segdemo import architectures
+
+                with dtype_policy(self._built_as):
+                    built = architectures.build(
+                        self.spec.architecture, **dict(self.spec.arch_kwargs), **dict(self.pipeline.network_options)
+                    )
+                load_weights(built, self._weights_source)
+                self._model = built
+            if self._raw is None:
+                self._raw, tail = _network_functions(self._model, self.spec)
+                self._tail = self._tail or tail
+            return self._model
+
+    def tail_layers(self) -> list:
+        """The weightless layers after the raw output, in float32 (what `tail` runs)."""
+        if self.spec.raw_output_layer is None:
+            return []
+        return [_in_float32(layer) for layer in _layers_after(self.model, self.spec.raw_output_layer)]
+
     def _tensorflow_raw(self, batch: np.ndarray) -> np.ndarray:
+        self.model  # noqa: B018 - built on first use, with its traced function
         return self._raw(batch.astype(np.float32, copy=False)).numpy()
 
     @property
@@ -152,6 +158,8 @@ class LoadedModel:
     def tail(self, raw: np.ndarray) -> np.ndarray:
         """The rest of the network after the raw output (identity when there is none)."""
         if self._tail is None:
+            self.model  # noqa: B018 - sets the tail when the network has one
+        if self._tail is None:
             return raw
         with _network_running():
             return self._tail(raw.astype(np.float32, copy=False)).numpy()
@@ -179,6 +187,95 @@ class LoadedModel:
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(output) for output in outputs]
+
+
+def _network_functions(model, spec: ModelSpec):
+    """(raw, tail): traced functions of `model` up to the spec's raw output and after it (tail None
+    when the raw output is the network's output)."""
+    import tensorflow as tf
+
+    height, width = spec.input_size or (None, None)
+    signature = tf.TensorSpec(shape=(1, height, width, spec.channels), dtype=tf.float32)
+    if spec.raw_output_layer is None:
+        return tf.function(lambda batch: tf.cast(model(batch, training=False), tf.float32), input_signature=[signature]), None
+    head = model.get_layer(spec.raw_output_layer)
+    truncated = _submodel(model, [head.output])
+    # The resize and softmax after the raw output have no weights: in float32 whatever the
+    # precision, so "fast" differs from "exact" only by the network's own rounding.
+    tail_layers = [_in_float32(layer) for layer in _layers_after(model, spec.raw_output_layer)]
+    raw = tf.function(lambda batch: tf.cast(truncated(batch, training=False), tf.float32), input_signature=[signature])
+    return raw, _tail_function(tail_layers, (1, *head.output.shape[1:]))
+
+
+def _tail_function(tail_layers: list, raw_shape: tuple[int, ...]):
+    import tensorflow as tf
+
+    def tail(raw):
+        for layer in tail_layers:
+            raw = layer(raw, training=False)
+        return raw
+
+    return tf.function(tail, input_signature=[tf.TensorSpec(shape=raw_shape, dtype=tf.float32)])
+
+
+TAIL_FILE = "tail.json"
+"""In an engines cache folder: the layers after the raw output (serialized, weightless) and the raw
+output's shape, so that a network served by OpenVINO needs no Keras network to finish its output."""
+
+
+def _write_tail(folder, loaded: LoadedModel) -> None:
+    import json
+
+    import keras
+
+    layers = [keras.saving.serialize_keras_object(layer) for layer in loaded.tail_layers()]
+    raw_shape = [1, *loaded.model.get_layer(loaded.spec.raw_output_layer).output.shape[1:]]
+    partial = folder / f"{TAIL_FILE}.{os.getpid()}.part"
+    partial.write_text(json.dumps({"layers": layers, "raw_shape": raw_shape}))
+    os.replace(partial, folder / TAIL_FILE)
+
+
+def _read_tail(folder) -> tuple[list, tuple[int, ...]] | None:
+    import json
+
+    import keras
+
+    try:
+        stored = json.loads((folder / TAIL_FILE).read_text())
+        layers = [keras.saving.deserialize_keras_object(config) for config in stored["layers"]]
+        return layers, tuple(int(size) for size in stored["raw_shape"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _cached_openvino(loaded: LoadedModel):
+    """(mode, run, tail layers, raw shape) when an earlier measurement of these very weights chose
+    an OpenVINO mode and its model compiles; otherwise None (the Keras network is built)."""
+    from segdemo import settings
+
+    if loaded.spec.raw_output_layer is None or loaded._weights_source is None:
+        return None
+    source = loaded._weights_source
+    folder = engines.cache_folder(
+        settings.cache_dir(), loaded.spec.key, loaded.pipeline.name, source.sha256 or weights.file_digest(source.path)
+    )
+    known = engines.read_verdict(folder)
+    tail = _read_tail(folder)
+    if known is None or tail is None or known.get("precision") != loaded.precision:
+        return None
+    chosen = next((mode for mode in loaded.openvino_modes if mode.slug == known.get("chosen")), None)
+    path = folder / f"{'int8' if chosen is not None and chosen.numbers == 'int8' else 'float32'}.xml"
+    if chosen is None or not path.is_file():
+        return None
+    try:
+        import openvino
+
+        run = engines.compile_openvino(openvino.Core().read_model(path), chosen.numbers, cpu.usable_cores())
+    except Exception as error:  # noqa: BLE001 - a broken cache: the Keras network is built, optimise() measures again
+        LOG.warning("%s: the cached %s model failed (%s); building the Keras network", loaded.spec.key, chosen.label, error)
+        return None
+    LOG.info("%s: %s from the engines' cache (%s), no Keras network built", loaded.spec.key, chosen.label, folder.name)
+    return chosen, run, *tail
 
 
 _running_lock = threading.Lock()
@@ -282,7 +379,11 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     known = engines.read_verdict(folder)
     if known is not None and known.get("precision") == loaded.precision:
         chosen = next((mode for mode in modes if mode.slug == known.get("chosen")), engines.REFERENCE)
+        if chosen == loaded.mode:  # started from the engines' cache (`_cached_openvino`)
+            return chosen
         if chosen != engines.REFERENCE:
+            if not (folder / TAIL_FILE).is_file():
+                _write_tail(folder, loaded)  # the next start needs no Keras network
             try:
                 loaded.use(chosen, build(chosen))
             except Exception as error:  # a broken cache: measure again below
