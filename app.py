@@ -19,7 +19,7 @@ os.environ.setdefault("GRADIO_RESET_EXAMPLES_CACHE", "True")
 
 import gradio as gr
 
-from segdemo import health, registry, runtime, settings
+from segdemo import cpu, health, registry, runtime, settings
 from ui import i18n
 from ui.i18n import t
 from ui.tabs import ORDER, photos
@@ -127,6 +127,7 @@ def launch(share: bool = False) -> gr.Blocks:
         share: ask Gradio for a public *.gradio.live link (the Colab notebook; never on a Space
             or a university machine, where the server's own address is the link).
     """
+    cpu.limit_heap_growth(settings.get().workers)
     demo = build_app()
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

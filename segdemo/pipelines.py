@@ -196,15 +196,32 @@ class PSPNetPipeline:
         object.__setattr__(self, "network_options", MappingProxyType(dict(self.network_options)))
 
     def preprocess(self, pixels: np.ndarray) -> Prepared:
-        bgr = np.ascontiguousarray(images.to_rgb(pixels)[..., ::-1])
-        height, width = bgr.shape[:2]
+        rgb = images.to_rgb(pixels)
+        height, width = rgb.shape[:2]
         size = self.input_size
         inner = (size, size)
         if self.letterbox:
             scale = size / max(height, width)
             inner = (max(1, round(height * scale)), max(1, round(width * scale)))
-        source = bgr if self.resize_uint8 else bgr.astype(np.float32)
-        resized = cv2.resize(source, (inner[1], inner[0]), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        if self.resize_uint8:
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            resized = cv2.resize(bgr, (inner[1], inner[0]), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        else:
+            # The float resize one channel at a time, in BGR order: the same values as resizing the
+            # three-channel float image (cv2 resizes channels independently; tests/test_pipelines.py
+            # checks it), with one float channel in memory instead of a BGR copy and three (48 MB
+            # instead of 181 MB for a 12 MP photo), and twice as fast.
+            resized = np.stack(
+                [
+                    cv2.resize(
+                        np.ascontiguousarray(rgb[..., channel]).astype(np.float32),
+                        (inner[1], inner[0]),
+                        interpolation=cv2.INTER_LINEAR,
+                    )
+                    for channel in (2, 1, 0)
+                ],
+                axis=-1,
+            )
         network_input = np.zeros((size, size, 3), np.float32)
         network_input[: inner[0], : inner[1]] = resized - np.float32(self.mean_bgr)
         if self.rgb_order:

@@ -122,3 +122,43 @@ def test_tensorflow_pools_are_sized_before_the_first_operation():
     reported, intra, inter = json.loads(completed.stdout.strip().splitlines()[-1])
     assert (intra, inter) == cpu.thread_counts(cpu.usable_cores(), 3)
     assert reported == {"intra_op": intra, "inter_op": inter}
+
+
+HEAP_PROBE = """
+import sys, threading
+import numpy as np
+from segdemo import cpu
+if sys.argv[1] == "limited" and not cpu.limit_heap_growth(1):
+    raise SystemExit("mallopt refused")
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+pins = []
+def work():
+    first = np.ones(2**20)  # 8 MB, freed: glibc raises its mmap threshold above it
+    del first
+    blocks = []
+    for _ in range(40):
+        blocks.append(np.ones(6 * 2**17))  # 6 MB, as a photo's arrays
+        pins.append(np.ones(1000))  # a small block after each, kept (what a request leaves)
+    del blocks
+before = rss()
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(rss() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_limited_heap_gives_large_blocks_back_after_a_request():
+    """240 MB of 6 MB arrays freed behind small kept blocks: glibc's defaults keep them in the
+    thread's arena; with the app's limits they are mapped and given back."""
+
+    def grown(mode: str) -> int:
+        result = subprocess.run([sys.executable, "-c", HEAP_PROBE, mode], capture_output=True, text=True, check=True, cwd=ROOT)
+        return int(result.stdout.strip())
+
+    assert grown("default") > 150
+    assert grown("limited") < 50

@@ -30,6 +30,16 @@ def test_overlay_gives_render_overlays_pixels():
             assert np.array_equal(maps.overlay(image, labels, palettes.ADE20K_PALETTE, opacity, skip_background=skip), expected)
 
 
+def test_overlay_in_strips_gives_the_whole_picture(monkeypatch):
+    """Row strips that do not divide the height: every row painted once, as in one pass."""
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (41, 23, 3), np.uint8)
+    labels = rng.integers(-1, 21, (41, 23)).astype(np.int32)
+    expected = render.overlay(image, labels, palettes.ADE20K_PALETTE, 0.55)
+    monkeypatch.setattr(maps, "OVERLAY_STRIP_ROWS", 8)
+    assert np.array_equal(maps.overlay(image, labels, palettes.ADE20K_PALETTE, 0.55), expected)
+
+
 def test_highlight_keeps_one_class_and_fades_the_others():
     image = np.full((1, 4, 3), 100, np.uint8)
     labels = np.array([[0, 1, 2, -1]])

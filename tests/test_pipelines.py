@@ -167,6 +167,23 @@ def test_pspnet_pipelines_letterbox_or_stretch():
     )
 
 
+@pytest.mark.parametrize("shape", [(1415, 2121), (473, 473), (100, 150), (37, 900), (300, 7)])
+def test_original_pipeline_resizes_as_the_three_channel_float_image_does(shape):
+    """The channel-at-a-time resize gives exactly the values of cv2's resize of the whole BGR float
+    image (down and up, odd sizes)."""
+    import cv2
+
+    rgb = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), np.uint8)
+    original, _ = pspnet_pipelines(50, 473)
+    prepared = original.preprocess(rgb)
+    height, width = prepared.valid
+    whole = cv2.resize(np.ascontiguousarray(rgb[..., ::-1]).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    network_input = prepared.batch[0, :height, :width]
+    if original.rgb_order:
+        network_input = network_input[..., ::-1]
+    np.testing.assert_array_equal(network_input, whole - np.float32(original.mean_bgr))
+
+
 def test_library_pipeline_resizes_the_8_bit_image_before_converting_it():
     """keras-segmentation calls cv2.resize on the decoded uint8 image: resizing floats differs by
     up to half a grey level on non-square photos."""
