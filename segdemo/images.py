@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded
 MEGABYTE = 1024 * 1024
@@ -81,7 +81,8 @@ def _from_pil(image: Image.Image) -> np.ndarray:
         raise ValueError(f"The image has {width * height / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}.")
     if getattr(image, "is_animated", False):
         image.seek(0)  # animated images: the first frame
-    image = ImageOps.exif_transpose(image)
+    if image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        image = ImageOps.exif_transpose(image)  # a copy, turned as the camera was held (else no copy)
     mode = image.mode
     if mode.startswith("I"):  # 16-bit greys arrive as I;16 or 32-bit I: scale them as 16-bit
         values = np.asarray(image)

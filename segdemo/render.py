@@ -26,12 +26,22 @@ def font(size: int = FONT_SIZE) -> ImageFont.ImageFont:
 UNLABELLED_NAME = "unlabelled"
 
 
+FRACTION_CHUNK = 2**20
+
+
 def class_fractions(labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, float]:
     """Fraction of pixels per class name (only classes present), largest first.
 
     Pixels labelled -1 (below the threshold of a multi-class model) count as "unlabelled".
     """
-    counts = np.bincount((labels.ravel() + 1).astype(np.int64), minlength=len(classes) + 1)
+    flat = np.asarray(labels).ravel()
+    counts = np.zeros(len(classes) + 1, np.int64)
+    # A million pixels at a time: a 12 MP photo's label map as one int64 array would be 96 MB.
+    for start in range(0, flat.size, FRACTION_CHUNK):
+        chunk = np.bincount(flat[start : start + FRACTION_CHUNK].astype(np.intp) + 1, minlength=len(counts))
+        if len(chunk) > len(counts):
+            counts = np.pad(counts, (0, len(chunk) - len(counts)))
+        counts[: len(chunk)] += chunk
     total = max(int(labels.size), 1)
     names = (UNLABELLED_NAME, *classes)
     fractions = {names[index]: float(count / total) for index, count in enumerate(counts) if count}

@@ -236,3 +236,16 @@ def test_pspnet_pixel_classes_and_entropy_from_the_cache(tmp_path, monkeypatch):
             assert calls == []  # only the tail ran: the network's raw output came from the cache
     finally:
         runtime.clear()
+
+
+def test_class_fractions_counted_in_chunks_as_in_one_pass(monkeypatch):
+    """Chunks that do not divide the pixels, unlabelled pixels and an absent class: the fractions
+    of one bincount over the whole label map."""
+    labels = np.random.default_rng(3).integers(-1, 3, (37, 29)).astype(np.int32)
+    labels[labels == 1] = 2  # class "one" absent
+    counts = np.bincount(labels.ravel() + 1, minlength=4)
+    monkeypatch.setattr(render, "FRACTION_CHUNK", 100)
+    fractions = render.class_fractions(labels, CLASSES)
+    names = (render.UNLABELLED_NAME, *CLASSES)
+    assert fractions == {names[i]: counts[i] / labels.size for i in np.argsort(-counts, kind="stable") if counts[i]}
+    assert "one" not in fractions and list(fractions.values()) == sorted(fractions.values(), reverse=True)
