@@ -213,6 +213,11 @@ class OpenVinoNetwork:
     Each thread gets its own inference request (a compiled model is shared; a request is not).
     """
 
+    # One inference at a time in the process: each is compiled with every usable core, so two at once
+    # only share them (and wait for each other's slowest thread). Other workers meanwhile decode,
+    # postprocess and draw.
+    _running = threading.Lock()
+
     def __init__(self, compiled) -> None:
         self._compiled = compiled
         self._local = threading.local()
@@ -221,7 +226,9 @@ class OpenVinoNetwork:
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self._compiled.create_infer_request()
-        result = request.infer([np.ascontiguousarray(batch, np.float32)])
+        batch = np.ascontiguousarray(batch, np.float32)
+        with OpenVinoNetwork._running:
+            result = request.infer([batch])
         return np.asarray(next(iter(result.values())), np.float32).copy()
 
 
