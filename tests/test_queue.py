@@ -91,3 +91,32 @@ def test_the_photo_tab_shows_the_queue_status_where_the_student_looks(app):
     assert event.get("show_progress", "full") != "hidden"
     shown_on = event.get("show_progress_on") or event["outputs"]
     assert any(visible[component] for component in shown_on), f"the queue status is drawn only on hidden components {shown_on}"
+
+
+def _cache_misses(app) -> int:
+    with urllib.request.urlopen(app.url.rstrip("/") + "/health", timeout=30) as response:
+        return json.load(response)["output_cache"]["misses"]
+
+
+def test_the_views_a_browser_asks_next_come_from_the_cache_at_display_size(app, tmp_path):
+    """What the page asks once /photos has answered (/photo_views): no network runs again, the
+    before/after slider's pictures are at most SLIDER_SIDE wide, the downloads keep the full size."""
+    from ui.tabs.photos import SLIDER_SIDE
+
+    shipped = samples.photos(MODEL)[0].image
+    photo = tmp_path / "large.jpg"
+    with Image.open(shipped) as image:
+        image.convert("RGB").resize((2400, 1600)).save(photo)
+    client = Client(app.url, verbose=False, download_files=str(tmp_path / "downloads"))
+    client.predict(handle_file(str(photo)), [MODEL], "original", 0.0, 0.55, api_name="/photos")
+    misses = _cache_misses(app)
+    outputs = client.predict(handle_file(str(photo)), [MODEL], "original", 0.0, 0.55, "overlay", MODEL, api_name="/photo_views")
+    assert _cache_misses(app) == misses  # drawn from the kept outputs: no network ran
+    slider = next(output for output in outputs if isinstance(output, (list, tuple)) and len(output) == 2)
+    for picture in slider:
+        with Image.open(picture) as shown:
+            assert max(shown.size) == SLIDER_SIDE, shown.size
+    files = [str(output.get("value")) for output in outputs if isinstance(output, dict) and output.get("value")]
+    overlay_download = next(path for path in files if path.endswith("_overlay.png"))
+    with Image.open(overlay_download) as full:
+        assert full.size == (2400, 1600)
