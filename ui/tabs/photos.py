@@ -25,13 +25,13 @@ STRINGS = i18n.register(
                 "**The lecture's figure 16 and program 9.** PSPNets pretrained on large datasets give every pixel of a photo a class: "
                 "Pascal VOC 2012 knows 20 kinds of objects (people, animals, vehicles, furniture), ADE20K 150 scene classes and "
                 "Cityscapes 19 street-scene classes. Only the VOC network, the lecture's default, is ticked: on this CPU each network "
-                "takes 2–6 s per photo and everyone's requests wait in one queue, so tick the others only when you want to compare them."
+                "takes 1–6 s per photo and everyone's requests wait in one queue, so tick the others only when you want to compare them."
             ),
             (
                 "**A figura 16 e o programa 9 da aula.** PSPNets pré-treinadas em grandes conjuntos de dados dão uma classe a cada "
                 "pixel de uma foto: a Pascal VOC 2012 conhece 20 tipos de objetos (pessoas, animais, veículos, móveis), a ADE20K 150 "
                 "classes de cenas e a Cityscapes 19 classes de cenas de rua. Só a rede VOC, o padrão da aula, vem marcada: nesta CPU "
-                "cada rede leva 2–6 s por foto e os pedidos de todos esperam numa só fila; marque as outras só para compará-las."
+                "cada rede leva 1–6 s por foto e os pedidos de todos esperam numa só fila; marque as outras só para compará-las."
             ),
         ),
         "sd_photos_pipeline_note": (
