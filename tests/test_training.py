@@ -100,14 +100,15 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
     first.parent.mkdir()
     first.write_bytes(weights_file.read_bytes())
     resumed = ["--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4", "--seed", "8"]
-    results = train_membrane.main([*common, *resumed, "--elastic", "10", "--contrast", "0.2", "--gamma", "0.1"])
+    results = train_membrane.main([*common, *resumed, "--elastic", "10", "--contrast", "0.2", "--gamma", "0.1", "--symmetries"])
     assert results["phases"] == [
         {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False, "seed": 7}
         | {"elastic": 0.0, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0},
         {"epochs": 2, "learning_rate": 3e-4, "soft_labels": True, "seed": 8}
-        | {"elastic": 10.0, "brightness": 0.0, "contrast": 0.2, "gamma": 0.1},
+        | {"elastic": 10.0, "brightness": 0.0, "contrast": 0.2, "gamma": 0.1, "symmetries": True},
     ]
     assert "elastic deformation (10 px)" in results["augmentation"] and "contrast 0.2, gamma 0.1" in results["augmentation"]
+    assert "eight flips and 90° turns" in results["augmentation"]
     assert results["labels"] == "coverage fractions of the reduced masks"
     assert len(results["history"]["val_accuracy"]) == 3
     # Keras' validation accuracy binarizes the soft masks as `evaluate` does: for the kept (lowest
