@@ -405,6 +405,8 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
         modes, build, loaded._tensorflow_raw, loaded.tail, photos, log=lambda line: log(f"{spec.key}: {line}")
     )
     engines.write_verdict(folder, loaded.precision, chosen, verdicts)
+    if chosen.engine == engines.OPENVINO:
+        _write_tail(folder, loaded)  # the next start needs no Keras network
     loaded.use(chosen, run)
     log(f"{spec.key}: runs in {chosen.label}")
     return chosen

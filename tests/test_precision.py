@@ -216,6 +216,8 @@ def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos,
     tried = {entry["mode"]: entry for entry in verdict["verdicts"]}
     assert "openvino-int8" in tried and tried["openvino-int8"]["labels"] is not None
     assert (verdict_file.parent / "int8.xml").is_file() and (verdict_file.parent / "float32.xml").is_file()
+    # The weightless tail is kept beside a verdict for OpenVINO: the next start needs no Keras network.
+    assert (verdict_file.parent / runtime.TAIL_FILE).is_file() == (chosen.engine == engines.OPENVINO)
     for entry in verdict["verdicts"]:  # what was chosen passed; nothing before it did
         if entry["mode"] == chosen.slug:
             assert entry["passed"]
