@@ -397,6 +397,12 @@ def cache_folder(root: Path, key: str, pipeline: str, digest: str) -> Path:
     return Path(root) / "engines" / f"{key}-{pipeline}-{digest[:16]}-v{ENGINE_VERSION}-{versions()}"
 
 
+def stored_model(folder: Path, numbers: str) -> Path:
+    """The OpenVINO model file in `folder` that runs in `numbers`: int8 has its own quantized model;
+    float32 and bfloat16 compile the same float32 one."""
+    return folder / f"{'int8' if numbers == 'int8' else 'float32'}.xml"
+
+
 def read_verdict(folder: Path) -> dict | None:
     try:
         return json.loads((folder / "verdict.json").read_text())

@@ -184,8 +184,9 @@ def network_outputs(
         return cached, True
     kept = CACHE.get_raw(key)
     if kept is not None:  # the dense maps have left the cache; the network's output has not
-        dense = chosen.postprocess(loaded.tail(kept.raw), kept.prepared())
-        return CACHE.put(key, kept.raw, kept.prepared(), dense, kept.mode), True
+        prepared = kept.prepared()
+        dense = chosen.postprocess(loaded.tail(kept.raw), prepared)
+        return CACHE.put(key, kept.raw, prepared, dense, kept.mode), True
     prepared = chosen.preprocess(pixels)
     if tta:
         raw = np.mean(undo_views([run(view) for view in symmetric_views(prepared.batch)]), axis=0)

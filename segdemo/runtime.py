@@ -121,6 +121,18 @@ class LoadedModel:
                 self._tail = self._tail or tail
             return self._model
 
+    @functools.cached_property
+    def engines_folder(self):
+        """Where this network's converted models, verdict and tail are kept (`segdemo.engines.cache_folder`),
+        keyed by its weights' digest (hashed once per load); None when it was not loaded from a file."""
+        from segdemo import settings
+
+        source = self._weights_source
+        if source is None:
+            return None
+        digest = source.sha256 or weights.file_digest(source.path)
+        return engines.cache_folder(settings.cache_dir(), self.spec.key, self.pipeline.name, digest)
+
     def tail_layers(self) -> list:
         """The weightless layers after the raw output, in float32 (what `tail` runs)."""
         if self.spec.raw_output_layer is None:
@@ -251,21 +263,16 @@ def _read_tail(folder) -> tuple[list, tuple[int, ...]] | None:
 def _cached_openvino(loaded: LoadedModel):
     """(mode, run, tail layers, raw shape) when an earlier measurement of these very weights chose
     an OpenVINO mode and its model compiles; otherwise None (the Keras network is built)."""
-    from segdemo import settings
-
-    if loaded.spec.raw_output_layer is None or loaded._weights_source is None:
+    folder = loaded.engines_folder
+    if loaded.spec.raw_output_layer is None or folder is None:
         return None
-    source = loaded._weights_source
-    folder = engines.cache_folder(
-        settings.cache_dir(), loaded.spec.key, loaded.pipeline.name, source.sha256 or weights.file_digest(source.path)
-    )
     known = engines.read_verdict(folder)
     tail = _read_tail(folder)
     if known is None or tail is None or known.get("precision") != loaded.precision:
         return None
     chosen = next((mode for mode in loaded.openvino_modes if mode.slug == known.get("chosen")), None)
-    path = folder / f"{'int8' if chosen is not None and chosen.numbers == 'int8' else 'float32'}.xml"
-    if chosen is None or not path.is_file():
+    path = None if chosen is None else engines.stored_model(folder, chosen.numbers)
+    if path is None or not path.is_file():
         return None
     try:
         import openvino
@@ -337,15 +344,14 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     """
     import keras
 
-    from segdemo import images, samples, settings
+    from segdemo import images, samples
 
     log = log or LOG.info
     modes = loaded.openvino_modes
-    if not modes or loaded._weights_source is None:
+    folder = loaded.engines_folder
+    if not modes or folder is None:
         return loaded.mode
-    spec, source = loaded.spec, loaded._weights_source
-    digest = source.sha256 or weights.file_digest(source.path)
-    folder = engines.cache_folder(settings.cache_dir(), spec.key, loaded.pipeline.name, digest)
+    spec = loaded.spec
     folder.mkdir(parents=True, exist_ok=True)
 
     @functools.cache
@@ -356,11 +362,10 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     def openvino_model(numbers: str):
         import openvino
 
-        stored = "int8" if numbers == "int8" else "float32"
-        path = folder / f"{stored}.xml"
+        path = engines.stored_model(folder, numbers)
         if path.is_file():
             return openvino.Core().read_model(path)
-        if stored == "float32":
+        if numbers != "int8":
             log(f"{spec.key}: converting the network to OpenVINO")
             truncated = keras.Model(loaded.model.inputs, loaded.model.get_layer(spec.raw_output_layer).output)
             converted = engines.convert_to_openvino(truncated)

@@ -196,14 +196,19 @@ def png_file(pixels) -> str:
     return path
 
 
+def display_size(shape: tuple[int, ...], side: int) -> tuple[int, int]:
+    """(height, width) of a picture of `shape` drawn with its longer side at most `side` (never enlarged)."""
+    height, width = shape[:2]
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def display_copy(pixels: np.ndarray, side: int) -> np.ndarray:
-    """`pixels` reduced (area averaging) so that its longer side is at most `side`; small ones as they are."""
-    height, width = pixels.shape[:2]
-    scale = side / max(height, width)
-    if scale >= 1:
+    """`pixels` reduced (area averaging) to `display_size`; small ones as they are."""
+    size = display_size(pixels.shape, side)
+    if size == pixels.shape[:2]:
         return pixels
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(np.ascontiguousarray(pixels), (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def error(key: str, language: str, **values) -> gr.Error:

@@ -182,12 +182,6 @@ def _names(spec: registry.ModelSpec, language: str) -> dict[str, str]:
     return class_names_pt.portuguese(spec.classes) if language == PORTUGUESE else {}
 
 
-def _display_size(shape: tuple[int, ...]) -> tuple[int, int]:
-    height, width = shape[:2]
-    scale = min(1.0, DISPLAY_SIDE / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
 def _rendered(image, keys, pipeline, threshold, opacity):
     """Each chosen network's prediction, rendered from its cached output ((key, prediction or
     None, outputs or None)); a network runs only for outputs not cached yet."""
@@ -220,7 +214,7 @@ def annotated_view(pixels: np.ndarray, prediction, language: str, opacity: float
     entries = maps.legend_entries(
         prediction.labels, prediction.scores, spec.classes, spec.palette, _names(spec, language), skip=(-1,)
     )
-    size = _display_size(pixels.shape)
+    size = common.display_size(pixels.shape, DISPLAY_SIDE)
     photo = cv2.resize(images.to_rgb(pixels), (size[1], size[0]), interpolation=cv2.INTER_AREA)
     labels = cv2.resize(prediction.labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
     confidence = i18n.text("sd_photos_confidence_short", language)
