@@ -8,11 +8,13 @@ The app runs in its own process, so what it does to memory, threads or Pillow se
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -109,3 +111,15 @@ def running_app(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def health(url: str) -> dict:
+    """The app's /health, or {} when it has none (it is added just after the server starts: asked
+    again for a few seconds)."""
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError:
+            time.sleep(0.5)
+    return {}

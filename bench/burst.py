@@ -19,15 +19,12 @@ and the server's peak RSS. Figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +32,7 @@ import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from bench.app_server import ROOT, running_app
+from bench.app_server import ROOT, health, running_app
 from bench.load import peak_rss_mib
 
 PHOTOS = ROOT / "examples" / "photos"
@@ -170,17 +167,6 @@ def run_burst(
             outcome.error = "no answer before the time limit"
             job.cancel()
     return outcomes, time.monotonic() - started
-
-
-def health(url: str) -> dict:
-    """The app's /health (added just after the server starts: asked again for a few seconds)."""
-    for _ in range(60):
-        try:
-            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=30) as response:
-                return json.load(response)
-        except urllib.error.HTTPError:
-            time.sleep(0.5)
-    return {}
 
 
 def report(outcomes: list[Outcome], warm_s: float, rss_before: float, rss_peak: float) -> None:

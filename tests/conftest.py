@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from app_server import SEEDED_PSPNET_SEED, SEEDED_PSPNETS, AppDidNotStart, running_app
+from app_server import SEEDED_PSPNET_SEED, SEEDED_PSPNETS, AppDidNotStart, running_app, wait_for_warm_up
 from prerequisites import missing, require_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +54,13 @@ def membrane_dir(data_dir) -> Path:
     return data_dir / "membrane"
 
 
-def _serve(log: Path, env: dict[str, str]):
-    """Runs the app until the session ends; a start that fails fails the tests that need it."""
+def _serve(log: Path, env: dict[str, str], ready=None):
+    """Runs the app until the session ends; a start that fails fails the tests that need it.
+    `ready(running)`, when given, is waited for before the first test gets the app."""
     try:
         with running_app(log, env=env) as running:
+            if ready is not None:
+                ready(running)
             yield running
     except AppDidNotStart as error:
         pytest.fail(str(error), pytrace=False)
@@ -75,23 +78,56 @@ def default_app(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def pspnet_app(tmp_path_factory):
-    """The app with the PSPNets of SEEDED_PSPNETS, random weights written in the published layout
-    (the published files cannot be downloaded here; a random network costs the same time)."""
+def random_published(tmp_path_factory):
+    """`random_published(key, seed)`: a folder holding a registry PSPNet with random weights (Keras
+    seeded with `seed`) in the published layout, for SEGDEMO_WEIGHTS_DIR. Each (key, seed) is
+    built and written once per session (a PSPNet-50 file is 187 MB); tests only read these folders."""
     from tests.legacy_h5_writer import write_random_published
+
+    folders: dict[tuple[str, int], Path] = {}
+
+    def written(key: str, seed: int) -> Path:
+        if (key, seed) not in folders:
+            folder = tmp_path_factory.mktemp(f"published-{key}-seed{seed}")
+            write_random_published(folder, key, seed=seed)
+            folders[key, seed] = folder
+        return folders[key, seed]
+
+    return written
+
+
+@pytest.fixture(scope="session")
+def pspnet_app_folder(tmp_path_factory, random_published) -> Path:
+    """The folder of `pspnet_app`: published/ holds the PSPNets of SEEDED_PSPNETS, random weights
+    written in the published layout (the published files cannot be downloaded here; a random
+    network costs the same time), and cache/ its Keras 3 conversions. Another app may serve the
+    same files from them (tests/test_workers.py), without writing them or converting them again."""
+    from segdemo import registry
 
     folder = tmp_path_factory.mktemp("pspnet-app")
     published = folder / "published"
     published.mkdir()
     for key in SEEDED_PSPNETS:
-        write_random_published(published, key, seed=SEEDED_PSPNET_SEED)
+        name = registry.get(key).weights_file
+        os.link(random_published(key, SEEDED_PSPNET_SEED) / name, published / name)  # the same file, not a copy
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pspnet_app(pspnet_app_folder):
+    """The app with the PSPNets of SEEDED_PSPNETS (`pspnet_app_folder`), one inference worker
+    whatever the cores (tests/test_workers.py compares a two-worker app with it)."""
+    folder = pspnet_app_folder
     env = {
-        "SEGDEMO_WEIGHTS_DIR": str(published),
+        "SEGDEMO_WEIGHTS_DIR": str(folder / "published"),
         "SEGDEMO_CACHE_DIR": str(folder / "cache"),
+        "SEGDEMO_WORKERS": "1",
         # Gradio's example cache of this random-weight app stays out of the checkout's .gradio/.
         "GRADIO_EXAMPLES_CACHE": str(folder / "examples"),
     }
-    yield from _serve(folder / "app.log", env)
+    # Its warm-up loads and runs PSPNet-101 in the background: once it has, every network this app
+    # runs goes through its one-worker queue (tests/test_workers.py checks that none ran together).
+    yield from _serve(folder / "app.log", env, ready=wait_for_warm_up)
 
 
 @pytest.fixture(scope="session")

@@ -224,14 +224,10 @@ def test_pspnet_receptive_field_shrinks_without_dilations(small_pspnet):
 
 
 @pytest.mark.slow
-def test_pyramid_view_through_the_runtime(tmp_path_factory, monkeypatch):
+def test_pyramid_view_through_the_runtime(random_published, monkeypatch):
     """The published layout with random weights (PSPNet-50 at 473): branches, class maps, table."""
-    from tests.legacy_h5_writer import write_random_published
-
-    folder = tmp_path_factory.mktemp("published")
     spec = registry.get("pspnet_ade20k")
-    write_random_published(folder, spec.key, seed=0)
-    monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(random_published(spec.key, 0)))
     runtime.clear()
     try:
         photo = np.zeros((240, 320, 3), np.uint8)

@@ -205,16 +205,14 @@ def test_committed_unet_curves_show_the_gap_on_a_log_plot():
 
 
 @pytest.mark.slow
-def test_pspnet_pixel_classes_and_entropy_from_the_cache(tmp_path, monkeypatch):
+def test_pspnet_pixel_classes_and_entropy_from_the_cache(random_published, monkeypatch):
     """A random-weight PSPNet-50 in the published layout: the first class at a clicked pixel is
     the one the labels show there, for both pipelines, and no network runs for it."""
     from segdemo import registry, runtime
     from segdemo.predict import network_outputs
-    from tests.legacy_h5_writer import write_random_published
 
     spec = registry.get("pspnet_ade20k")
-    write_random_published(tmp_path, spec.key, seed=3)
-    monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(random_published(spec.key, 0)))
     runtime.clear()
     try:
         rng = np.random.default_rng(0)

@@ -8,7 +8,6 @@ import pytest
 
 import segdemo
 from segdemo import registry, render, runtime, weights
-from tests.legacy_h5_writer import write_random_published
 
 pytestmark = pytest.mark.slow  # a full-size PSPNet-50 is written, converted and run
 
@@ -22,9 +21,8 @@ def isolated_cache():
 
 
 @pytest.fixture(scope="module")
-def pspnet_weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("published")
-    write_random_published(folder, KEY, seed=0)
+def pspnet_weights(tmp_path_factory, random_published):
+    folder = random_published(KEY, 0)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SEGDEMO_WEIGHTS_DIR", str(folder))
         patch.setenv("SEGDEMO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
@@ -75,7 +73,7 @@ def test_the_two_pipelines_differ(results):
     assert not np.allclose(results["original"].scores, results["keras_segmentation"].scores)
 
 
-def test_converted_copy_is_cached_and_keyed_by_checksum(results, photo, tmp_path, monkeypatch):
+def test_converted_copy_is_cached_and_keyed_by_checksum(results, photo, random_published, monkeypatch):
     import os
     from pathlib import Path
 
@@ -87,9 +85,7 @@ def test_converted_copy_is_cached_and_keyed_by_checksum(results, photo, tmp_path
     runtime.clear()
     assert np.allclose(segdemo.predict(photo, KEY).scores, first, atol=1e-5)
     # Another file under the same name must not be shadowed by the old conversion.
-    other = tmp_path / "other"
-    other.mkdir()
-    write_random_published(other, KEY, seed=1)
+    other = random_published(KEY, 1)
     monkeypatch.setenv("SEGDEMO_WEIGHTS_DIR", str(other))
     runtime.clear()
     assert not np.allclose(segdemo.predict(photo, KEY).scores, first, atol=1e-3)

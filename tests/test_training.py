@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,9 +45,23 @@ def test_a_few_eliret_epochs_write_loadable_weights(key, eliret_dir, tmp_path):
         assert (pixels == colour).all(axis=1).sum() > 300, name
 
 
-def test_resume_continues_the_history(eliret_dir, tmp_path):
-    arguments = ["fcn", "--epochs", "1", "--output", str(tmp_path), "--data-dir", str(eliret_dir)]
-    train_eliret.main(arguments)
+def fcn_epoch(eliret_dir, output) -> list[str]:
+    """The arguments of one FCN epoch (seed 3) written to `output`."""
+    return ["fcn", "--epochs", "1", "--seed", "3", "--output", str(output), "--data-dir", str(eliret_dir)]
+
+
+@pytest.fixture(scope="module")
+def fcn_one_epoch(eliret_dir, tmp_path_factory) -> Path:
+    """A folder where one FCN epoch was trained (`fcn_epoch`): the start of the resume test and
+    the first of the reproducibility test's two runs. Tests copy it before writing into it."""
+    folder = tmp_path_factory.mktemp("fcn-one-epoch")
+    train_eliret.main(fcn_epoch(eliret_dir, folder))
+    return folder
+
+
+def test_resume_continues_the_history(eliret_dir, fcn_one_epoch, tmp_path):
+    shutil.copytree(fcn_one_epoch, tmp_path, dirs_exist_ok=True)
+    arguments = fcn_epoch(eliret_dir, tmp_path)
     before = (tmp_path / "fcn.weights.h5").read_bytes()
     train_eliret.main(arguments + ["--resume"])
     metrics = json.loads((tmp_path / "fcn.metrics.json").read_text())
@@ -58,44 +74,41 @@ def test_resume_without_weights_is_a_clear_error(eliret_dir, tmp_path):
         train_eliret.main(["fcn", "--epochs", "1", "--output", str(tmp_path), "--data-dir", str(eliret_dir), "--resume"])
 
 
-def test_membrane_smoke_run(membrane_dir, tmp_path):
-    results = train_membrane.main(
-        [
-            "membrane_noskip",
-            "--epochs",
-            "1",
-            "--steps-per-epoch",
-            "2",
-            "--batch-size",
-            "2",
-            "--base-filters",
-            "4",
-            "--output",
-            str(tmp_path),
-            "--data-dir",
-            str(membrane_dir),
-        ]
-    )
+def membrane_arguments(membrane_dir, output) -> list[str]:
+    """A tiny membrane run's arguments (no skip connections, 4 base filters, 2 steps of 2 slices) into `output`."""
+    common = ["membrane_noskip", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4"]
+    return [*common, "--output", str(output), "--data-dir", str(membrane_dir)]
+
+
+@pytest.fixture(scope="module")
+def membrane_one_epoch(membrane_dir, tmp_path_factory) -> tuple[Path, dict]:
+    """One epoch of the tiny membrane run, and what it returned: the smoke run, and the first phase
+    of the soft-label test. Tests copy the folder before writing into it."""
+    folder = tmp_path_factory.mktemp("membrane-one-epoch")
+    return folder, train_membrane.main([*membrane_arguments(membrane_dir, folder), "--epochs", "1"])
+
+
+def test_membrane_smoke_run(membrane_dir, membrane_one_epoch):
+    folder, results = membrane_one_epoch
     model = architectures.build("membrane_unet", base_filters=4, skip_connections=False)
-    model.load_weights(tmp_path / "membrane_noskip.weights.h5")
+    model.load_weights(folder / "membrane_noskip.weights.h5")
     assert results["valid"]["full_resolution"]["size"] == 512
     # The validation accuracy is the written network's: recomputed from the file on slices 20-24.
     images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, registry.get("membrane_noskip").input_size[0])
     membrane_found = 1.0 - np.asarray(model(images, training=False)) >= 0.5
     accuracy = segdemo_metrics.pixel_accuracy(membrane_found, cells < 0.5)
     assert results["valid"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
-    assert (tmp_path / "membrane_noskip.loss.png").exists()
+    assert (folder / "membrane_noskip.loss.png").exists()
     no_extra = {"elastic": 0.0, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0}
     assert results["phases"] == [
         {"epochs": 1, "learning_rate": train_membrane.LEARNING_RATE, "soft_labels": False, "seed": 7, **no_extra}
     ]
 
 
-def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, tmp_path):
-    common = ["membrane_noskip", "--steps-per-epoch", "2", "--batch-size", "2", "--base-filters", "4"]
-    common += ["--output", str(tmp_path), "--data-dir", str(membrane_dir)]
+def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_one_epoch, tmp_path):
+    common = membrane_arguments(membrane_dir, tmp_path)
     weights_file = tmp_path / "membrane_noskip.weights.h5"
-    train_membrane.main([*common, "--epochs", "1"])
+    shutil.copytree(membrane_one_epoch[0], tmp_path, dirs_exist_ok=True)  # the first phase: one epoch
     first = tmp_path / "first" / weights_file.name
     first.parent.mkdir()
     first.write_bytes(weights_file.read_bytes())
@@ -145,13 +158,11 @@ def test_python_dash_m_train_refuses_pretrained_and_unknown_models():
             train_main([key, "--epochs", "1"])
 
 
-def test_training_is_reproducible_with_a_seed(eliret_dir, tmp_path):
+def test_training_is_reproducible_with_a_seed(eliret_dir, fcn_one_epoch, tmp_path):
+    train_eliret.main(fcn_epoch(eliret_dir, tmp_path))  # the second run; the first is the fixture's
     runs = []
-    for name in ("a", "b"):
-        train_eliret.main(
-            ["fcn", "--epochs", "1", "--seed", "3", "--output", str(tmp_path / name), "--data-dir", str(eliret_dir)]
-        )
+    for folder in (fcn_one_epoch, tmp_path):
         model = architectures.build("fcn")
-        model.load_weights(tmp_path / name / "fcn.weights.h5")
+        model.load_weights(folder / "fcn.weights.h5")
         runs.append(model.get_weights())
     assert all(np.allclose(a, b) for a, b in zip(*runs))

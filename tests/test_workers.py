@@ -2,40 +2,36 @@
 time (the server counts the networks running at once: /health's networks_running), none fails, and
 every answer is the one a single worker gives.
 
-Driven through the real app and gradio_client's `/photos` with a random-weight PSPNet-50 in the
-published layout (as tests/test_queue.py): distinct photos sent together (the app caches outputs per
-photo, so a repeated one would not run the network), once with one worker and once with two; the
-two apps share a cache folder, so the Keras 3 conversion of the weights is made once.
+Driven through the real app and gradio_client's `/photos` with the random-weight PSPNet-50 of the
+session's shared `pspnet_app` (conftest), which runs one worker: distinct photos sent together
+(the app caches outputs per photo, so a repeated one would not run the network) to it, then to an
+app started here with two workers that serves the same weights file from the same cache folder
+(its Keras 3 conversion is made once). Both apps run TensorFlow float32 with the same thread pools
+(segdemo.cpu.thread_counts), so the answers must be equal to the last pixel.
 """
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
+import os
 from concurrent.futures import wait
 from pathlib import Path
 
 import numpy as np
 import pytest
-from app_server import running_app
+from app_server import health, running_app, wait_for_warm_up
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from bench.burst import write_weights
 from segdemo import registry, samples
 
 pytestmark = pytest.mark.slow
-MODEL = "pspnet_ade20k"  # PSPNet-50: the cheapest network to write and run
-PHOTOS = 6
+MODEL = "pspnet_ade20k"  # PSPNet-50: the cheapest network to run
+PHOTOS = 4  # two per worker: enough for two networks to run at once, and answers to compare
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("workers")
-    (folder / "weights").mkdir()
-    write_weights(MODEL, folder / "weights")
     shipped = [photo.image for photo in samples.photos(MODEL)]
     if not shipped:
         pytest.skip("the shipped photos are missing")
@@ -58,61 +54,63 @@ def _pixels(value) -> list[np.ndarray]:
     return []
 
 
-def health(url: str) -> dict:
-    """The app's /health (added just after the server starts: asked again for a few seconds)."""
-    for _ in range(60):
-        try:
-            with urllib.request.urlopen(url + "health", timeout=60) as response:
-                return json.load(response)
-        except urllib.error.HTTPError:
-            time.sleep(0.5)
-    raise AssertionError("the app has no /health")
-
-
 def without_seconds(table: dict) -> list:
     """The table's rows without their second column, the seconds each network took (a time, not a result)."""
     return [[cell for index, cell in enumerate(row) if index != 1] for row in table["data"]]
 
 
-def burst(folder: Path, workers: int) -> tuple[list, int]:
-    """Sends every photo at once to an app with `workers` workers; returns the answers (overlay
-    pixels and table, in the photos' order) and the most networks that ran at the same time."""
-    env = {
-        "SEGDEMO_WEIGHTS_DIR": str(folder / "weights"),
-        "SEGDEMO_CACHE_DIR": str(folder / "cache"),
-        "SEGDEMO_WORKERS": str(workers),
-    }
-    with running_app(folder / f"app{workers}.log", env=env) as app:
-        # A long read timeout: at start-up the app imports TensorFlow, and this machine's cores are shared.
-        downloads = str(folder / f"downloads{workers}")
-        client = Client(app.url, verbose=False, max_workers=PHOTOS + 4, download_files=downloads, httpx_kwargs={"timeout": 300})
-        # The start-up warm-up runs the small models: wait for it, so that only this test's requests run networks.
-        deadline = time.monotonic() + 600
-        while not all(health(app.url)["models"][key]["loaded"] for key in registry.keys("eliret")):
-            assert time.monotonic() < deadline, f"the warm-up did not finish; the app's log:\n{app.log_tail()}"
-            time.sleep(1)
-        # One request first loads the network (a small grey photo, not among those compared).
+def burst(app, folder: Path, name: str, load_first: bool) -> list:
+    """Sends every photo at once to the running `app`; returns the answers (overlay pixels and
+    table, in the photos' order). With `load_first`, one request before them loads the network."""
+    # A long read timeout: this machine's cores are shared.
+    client = Client(
+        app.url, verbose=False, max_workers=PHOTOS + 4, download_files=str(folder / name), httpx_kwargs={"timeout": 300}
+    )
+    if load_first:  # a small grey photo, not among those compared
         tiny = folder / "tiny.jpg"
         Image.new("RGB", (64, 48), "gray").save(tiny)
         client.submit(handle_file(str(tiny)), [MODEL], "original", 0.0, 0.55, api_name="/photos").result(timeout=900)
-        jobs = [
-            client.submit(handle_file(str(folder / f"photo{index}.jpg")), [MODEL], "original", 0.0, 0.55, api_name="/photos")
-            for index in range(PHOTOS)
-        ]
-        wait(jobs, timeout=900)
-        answers = []
-        for job in jobs:
-            gallery, table = job.result(timeout=0)  # raises if the request failed
-            overlays = _pixels(gallery)
-            assert overlays, f"no overlay in the answer; the app's log:\n{app.log_tail()}"
-            answers.append((overlays, without_seconds(table)))
+    jobs = [
+        client.submit(handle_file(str(folder / f"photo{index}.jpg")), [MODEL], "original", 0.0, 0.55, api_name="/photos")
+        for index in range(PHOTOS)
+    ]
+    wait(jobs, timeout=900)
+    answers = []
+    for job in jobs:
+        gallery, table = job.result(timeout=0)  # raises if the request failed
+        overlays = _pixels(gallery)
+        assert overlays, f"no overlay in the answer; the app's log:\n{app.log_tail()}"
+        answers.append((overlays, without_seconds(table)))
+    return answers
+
+
+def test_two_workers_answer_like_one(folder, pspnet_app, pspnet_app_folder):
+    # The two-worker app serves the same file as the shared one (a hard link; only MODEL, so that its
+    # warm-up runs the small models alone) from the same cache folder, where its Keras 3 conversion is.
+    weights = folder / "weights"
+    weights.mkdir()
+    file = registry.get(MODEL).weights_file
+    os.link(pspnet_app_folder / "published" / file, weights / file)
+    env = {
+        "SEGDEMO_WEIGHTS_DIR": str(weights),
+        "SEGDEMO_CACHE_DIR": str(pspnet_app_folder / "cache"),
+        "SEGDEMO_WORKERS": "2",
+        "GRADIO_EXAMPLES_CACHE": str(folder / "examples"),
+    }
+    with running_app(folder / "app2.log", env=env) as app:
+        # While its warm-up runs, the shared app answers: it has finished its own warm-up (conftest),
+        # so only requests, through its one-worker queue, ran networks in it, this burst among them.
+        # One at a time, the first request may as well load the network (other tests may have already).
+        assert health(pspnet_app.url)["workers"] == 1
+        one = burst(pspnet_app, folder, "downloads1", load_first=False)
+        running_one = health(pspnet_app.url)["networks_running"]["peak"]
+        # The two-worker app's warm-up has run the small models one after another: from now on only
+        # this test's requests run networks in it. They run it, not load it, together.
+        assert wait_for_warm_up(app)["workers"] == 2
+        assert health(app.url)["networks_running"]["peak"] == 1
+        two = burst(app, folder, "downloads2", load_first=True)
         # The server counts the networks running at once (segdemo.runtime.networks_running).
-        return answers, health(app.url)["networks_running"]["peak"]
-
-
-def test_two_workers_answer_like_one(folder):
-    one, running_one = burst(folder, 1)
-    two, running_two = burst(folder, 2)
+        running_two = health(app.url)["networks_running"]["peak"]
     assert running_one == 1, f"one worker ran {running_one} networks at once"
     assert running_two == 2, f"two workers never ran two networks at once (at most {running_two})"
     for index, ((overlays_one, table_one), (overlays_two, table_two)) in enumerate(zip(one, two)):
