@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -447,6 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="pspnet_ade20k", help="registry key (pspnet_ade20k, pspnet_voc, pspnet_cityscapes)")
     parser.add_argument("--weights-dir", help="folder of the .h5 weights (sets SEGDEMO_WEIGHTS_DIR)")
+    parser.add_argument(
+        "--stand-in",
+        help="first write the trained-like stand-in weights of this variant of bench/seeded_weights.py "
+        "(committed, unwhitened, shaped_stem) into --weights-dir",
+    )
     parser.add_argument("--recipe", action="append", help="recipe name (repeatable; default: default)")
     parser.add_argument("--calibration", default="basic", choices=("basic", "varied"))
     parser.add_argument("--layers", action="store_true", help="print the per-node error report for each recipe")
@@ -463,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise-floor", action="store_true", help="float32 labels under input rounding / ±0.5 noise")
     parser.add_argument("--save-f32", help="also save the converted float32 model to this .xml path")
     args = parser.parse_args(argv)
+    if args.stand_in:
+        if not args.weights_dir:
+            parser.error("--stand-in writes into --weights-dir: name one")
+        from bench.published_weights import write_trained_like_weights
+
+        write_trained_like_weights(args.model, Path(args.weights_dir), stand_in=args.stand_in)
     if args.weights_dir:
         os.environ["SEGDEMO_WEIGHTS_DIR"] = args.weights_dir
     recipes = _recipes()

@@ -66,7 +66,9 @@ def calibration_batch(spec):
     return np.concatenate([pipeline.preprocess(images.load(photo.image)).batch for photo in samples.photos()])
 
 
-def write_trained_like_weights(key: str, folder: Path, seed: int = 0, cache: Path | None = None) -> Path:
+def write_trained_like_weights(
+    key: str, folder: Path, seed: int = 0, cache: Path | None = None, stand_in: str = "committed"
+) -> Path:
     """Writes `key`'s network with weights that behave like trained ones to `folder / spec.weights_file`.
 
     Calibrating a full network takes a minute or two, so the file is kept in `cache` (default:
@@ -78,6 +80,8 @@ def write_trained_like_weights(key: str, folder: Path, seed: int = 0, cache: Pat
         folder: the folder to write into (then named by SEGDEMO_WEIGHTS_DIR).
         seed: the seed of bench/seeded_weights.py's recipe.
         cache: where calibrated files are kept; None: `segdemo.settings.cache_dir() / "seeded"`.
+        stand_in: the recipe's variant (bench/seeded_weights.py's STAND_INS); "committed" unless
+            measuring the variants of docs/int8.md.
 
     Returns:
         The path written.
@@ -87,12 +91,13 @@ def write_trained_like_weights(key: str, folder: Path, seed: int = 0, cache: Pat
 
     spec = registry.get(key)
     cache = Path(cache) if cache is not None else settings.cache_dir() / "seeded"
-    cached = cache / f"{key}.seed{seed}.v{TRAINED_LIKE_VERSION}.h5"
+    variant = "" if stand_in == "committed" else f".{stand_in}"
+    cached = cache / f"{key}.seed{seed}.v{TRAINED_LIKE_VERSION}{variant}.h5"
     if not cached.is_file():
         model = architectures.build(spec.architecture, **spec.arch_kwargs, **spec.default_pipeline.network_options)
-        report = make_trained_like(model, calibration_batch(spec), seed)
+        report = make_trained_like(model, calibration_batch(spec), seed, stand_in=stand_in)
         print(
-            f"{key}: trained-like weights (seed {seed}): mean top probability {report['confidence']:.2f}, "
+            f"{key}: trained-like weights ({stand_in}, seed {seed}): mean top probability {report['confidence']:.2f}, "
             f"{report['classes_seen']} classes seen",
             flush=True,
         )

@@ -75,6 +75,12 @@ RESIDUAL_GAMMA = 0.2
 """Scale of the last batch normalisation's gamma in each residual branch."""
 TARGET_CONFIDENCE = 0.85
 """The mean top-class probability over the calibration photos' pixels, as trained PSPNets give."""
+STAND_INS = ("committed", "unwhitened", "shaped_stem")
+"""Variants of the recipe, measured in docs/int8.md ("Two more stand-ins"): "committed" is the one
+every bench and test uses; "unwhitened" gives the head the features' main directions at their own
+scale instead of whitened; "shaped_stem" is that plus the first convolution's filters multiplied by
+the square root of the photos' patch covariance (random filters on smooth photos respond weakly, and
+the calibrated batch normalisation after them then multiplies pixel noise)."""
 
 
 def _run_calibrating(model, batch, on_batch_norm):
@@ -113,7 +119,9 @@ def _run_calibrating(model, batch, on_batch_norm):
     return [values[id(tensor)] for tensor in model.outputs]
 
 
-def make_trained_like(model, batch: np.ndarray, seed: int, confidence: float = TARGET_CONFIDENCE) -> dict:
+def make_trained_like(
+    model, batch: np.ndarray, seed: int, confidence: float = TARGET_CONFIDENCE, stand_in: str = "committed"
+) -> dict:
     """Gives a PSPNet (any depth, classes, size; built at any precision) seeded weights that behave
     like trained ones on the images in `batch`.
 
@@ -122,6 +130,7 @@ def make_trained_like(model, batch: np.ndarray, seed: int, confidence: float = T
         batch: (N, H, W, 3) float32 network inputs (the pipeline's preprocessing of a few photos).
         seed: the seed of `seeded_array`, for every weight before calibration.
         confidence: the mean top-class probability to aim for over `batch`'s pixels.
+        stand_in: one of STAND_INS ("committed" unless measuring the variants).
 
     Returns:
         What was set: {"scale": the class-score scale, "confidence": the mean top probability
@@ -129,7 +138,11 @@ def make_trained_like(model, batch: np.ndarray, seed: int, confidence: float = T
     """
     import keras
 
+    if stand_in not in STAND_INS:
+        raise ValueError(f"stand_in must be one of {', '.join(STAND_INS)}, not {stand_in!r}")
     apply_seeded_weights(model, seed)
+    if stand_in == "shaped_stem":
+        _shape_first_convolution(model, batch)
     for layer in model.layers:  # 1. small residual branches
         if layer.name.endswith("_1x1_increase_bn"):
             gamma, beta, mean, variance = layer.get_weights()
@@ -148,7 +161,7 @@ def make_trained_like(model, batch: np.ndarray, seed: int, confidence: float = T
     kernel, _ = head.get_weights()
     classes = kernel.shape[-1]
     flat = features.reshape(-1, features.shape[-1])
-    logits, kernel_2d, bias = _prototype_head(flat, classes, seed)
+    logits, kernel_2d, bias = _prototype_head(flat, classes, seed, whiten=stand_in == "committed")
 
     def mean_top(scale: float) -> float:
         shifted = logits * scale
@@ -169,7 +182,9 @@ def make_trained_like(model, batch: np.ndarray, seed: int, confidence: float = T
     }
 
 
-def _prototype_head(features: np.ndarray, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prototype_head(
+    features: np.ndarray, classes: int, seed: int, whiten: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A last convolution that classifies like a trained one: nearest prototype in the features' main directions.
 
     The features are projected on their FEATURE_DIMENSIONS main directions (whitened), k-means finds
@@ -177,6 +192,9 @@ def _prototype_head(features: np.ndarray, classes: int, seed: int) -> tuple[np.n
     score is minus the squared distance to its prototype: a linear function of the features, hence
     a 1×1 convolution. Regions of similar features get one class with a clear margin; other classes
     score far below.
+
+    With `whiten` False the main directions keep their own scale (the largest at 1), so k-means
+    weighs each by the variance it carries.
 
     Returns:
         (the unit-scale logits on `features`, the kernel (channels × classes), the bias (classes,)).
@@ -186,7 +204,8 @@ def _prototype_head(features: np.ndarray, classes: int, seed: int) -> tuple[np.n
     centred = features - centre
     _, singular, directions = np.linalg.svd(centred[:: max(1, len(centred) // 20000)], full_matrices=False)
     count = len(centred[:: max(1, len(centred) // 20000)])
-    projection = directions[:FEATURE_DIMENSIONS].T * (np.sqrt(count) / (singular[:FEATURE_DIMENSIONS] + 1e-12))
+    scales = singular[:FEATURE_DIMENSIONS] + 1e-12 if whiten else singular[0]
+    projection = directions[:FEATURE_DIMENSIONS].T * (np.sqrt(count) / scales)
     points = centred @ projection
     prototypes_count = min(classes, PROTOTYPES)
     sample = points[rng.choice(len(points), size=min(len(points), 20000), replace=False)]
@@ -205,3 +224,33 @@ def _prototype_head(features: np.ndarray, classes: int, seed: int) -> tuple[np.n
     logits = features @ kernel + bias
     spread = float(logits[:, chosen].std()) + 1e-12
     return logits / spread, kernel / spread, bias / spread
+
+
+def _shape_first_convolution(model, batch: np.ndarray, samples: int = 20000) -> None:
+    """Multiplies the first convolution's kernel by the square root of the covariance of `batch`'s
+    patches (of the kernel's size, reflect-padded, `samples` of them drawn at random), keeping each
+    filter's norm: its filters then respond along the directions the photos vary in."""
+    import keras
+
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    arrays = first.get_weights()
+    kernel = arrays[0]
+    size, outputs = kernel.shape[0], kernel.shape[-1]
+    images = batch.astype(np.float64)
+    half = size // 2
+    padded = np.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, images.shape[1], samples)
+    columns = rng.integers(0, images.shape[2], samples)
+    which = rng.integers(0, images.shape[0], samples)
+    # (kh, kw, channels) order, as the kernel's first three axes.
+    patches = np.stack([padded[which, rows + dy, columns + dx, :] for dy in range(size) for dx in range(size)], axis=1).reshape(
+        samples, -1
+    )
+    values, vectors = np.linalg.eigh(np.cov(patches, rowvar=False))
+    root = vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    flat = kernel.reshape(-1, outputs).astype(np.float64)
+    shaped = root @ flat
+    shaped *= np.linalg.norm(flat, axis=0) / np.linalg.norm(shaped, axis=0)
+    arrays[0] = shaped.reshape(kernel.shape).astype(np.float32)
+    first.set_weights(arrays)

@@ -251,3 +251,35 @@ def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos,
     assert runtime.optimise(again, log=lines.append) == chosen == again.mode
     assert len(lines) == before, lines[before:]
     assert again.model is not None and again.intermediate(np.zeros((1, SIDE, SIDE, 3), np.float32), ["conv6"])  # on demand
+
+
+def test_shaped_stem_filters_follow_the_photos_and_keep_their_norms():
+    """docs/int8.md's "shaped_stem" stand-in: each first-layer filter, multiplied by the root of the
+    patch covariance, responds more strongly to smooth images per unit of norm (never less: Cauchy-Schwarz)."""
+    import cv2
+    import keras
+
+    from bench import seeded_weights
+
+    rng = np.random.default_rng(0)
+    smooth = np.stack([cv2.GaussianBlur(rng.normal(size=(48, 48, 3)), (0, 0), 3) for _ in range(4)]).astype(np.float32)
+    inputs = keras.Input((48, 48, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(16, 3, padding="same", use_bias=False)(inputs))
+    before = model.layers[1].get_weights()[0]
+    seeded_weights._shape_first_convolution(model, smooth)
+    after = model.layers[1].get_weights()[0]
+
+    def response_per_norm(kernel):
+        response = np.asarray(keras.ops.conv(smooth, kernel, padding="same"))
+        return response.reshape(-1, kernel.shape[-1]).std(axis=0) / np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), axis=0)
+
+    np.testing.assert_allclose(
+        np.linalg.norm(after.reshape(-1, 16), axis=0), np.linalg.norm(before.reshape(-1, 16), axis=0), rtol=1e-5
+    )
+    gain = response_per_norm(after) / response_per_norm(before)
+    assert (gain > 0.999).all() and np.median(gain) > 1.5, gain
+
+
+def test_an_unknown_stand_in_is_refused():
+    with pytest.raises(ValueError, match="stand_in must be one of"):  # before any weight is touched
+        make_trained_like(None, np.zeros((1, SIDE, SIDE, 3), np.float32), seed=0, stand_in="whitened")
