@@ -10,17 +10,16 @@ The PSPNets have random weights written in the published layout into a temporary
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from app_server import SEEDED_PSPNETS as PSPNETS
+from app_server import health
 from browser_helpers import block_around, block_of, opened_page
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -45,8 +44,7 @@ def page(browser, app_url):
 
 
 def output_cache(app_url: str) -> dict:
-    with urllib.request.urlopen(app_url + "health", timeout=10) as response:
-        return json.load(response)["output_cache"]
+    return health(app_url)["output_cache"]
 
 
 def screenshot(page: Page, name: str, tmp_path: Path, element=None) -> None:

@@ -15,7 +15,7 @@ import urllib.request
 from concurrent.futures import wait
 
 import pytest
-from app_server import SEEDED_PSPNETS
+from app_server import SEEDED_PSPNETS, health
 from gradio_client import Client, handle_file
 from gradio_client.utils import Status
 from PIL import Image
@@ -94,8 +94,7 @@ def test_the_photo_tab_shows_the_queue_status_where_the_student_looks(app):
 
 
 def _cache_misses(app) -> int:
-    with urllib.request.urlopen(app.url.rstrip("/") + "/health", timeout=30) as response:
-        return json.load(response)["output_cache"]["misses"]
+    return health(app.url)["output_cache"]["misses"]
 
 
 def test_the_views_a_browser_asks_next_come_from_the_cache_at_display_size(app, tmp_path):
