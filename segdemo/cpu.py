@@ -191,3 +191,47 @@ def limit_heap_growth(workers: int) -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_ARENA_MAX, max(1, int(workers)) + 1)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+_MADV_DONTNEED = 4  # Linux's value (asm-generic/mman-common.h)
+
+
+def release_file_pages(path: Path | str) -> int:
+    """Drops from this process's memory the pages of every read-only mapping of the file `path`;
+    returns the bytes of the mappings (0 when the file is not mapped, or off Linux).
+
+    OpenVINO maps a model's weights file and, at the first inference, repacks the weights into the
+    layout its kernels read; the mapped pages are not touched again but stay resident, counted in
+    the process's RSS (125 MiB for a PSPNet-101 in bfloat16). Dropping them is safe: they are clean
+    pages of a file mapped read-only, which the kernel reads again from the file if they are ever
+    touched. Writable mappings are left alone (dropping their pages would lose what was written).
+
+    Args:
+        path: the mapped file.
+    """
+    import ctypes
+    import ctypes.util
+
+    target = os.path.realpath(path)
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:  # not Linux
+        return 0
+    ranges = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5] == target and "w" not in fields[1]:
+            start, end = (int(value, 16) for value in fields[0].split("-"))
+            ranges.append((start, end))
+    if not ranges:
+        return 0
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return 0
+    libc = ctypes.CDLL(name, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    released = 0
+    for start, end in ranges:
+        if libc.madvise(start, end - start, _MADV_DONTNEED) == 0:
+            released += end - start
+    return released

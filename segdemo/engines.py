@@ -44,8 +44,9 @@ import numpy as np
 
 LOG = logging.getLogger("segdemo.engines")
 
-ENGINE_VERSION = 1
-"""Bumped when conversion, calibration or the guard change: cached models of another version are redone."""
+ENGINE_VERSION = 2
+"""Bumped when conversion, calibration or the guard change: cached models of another version are redone.
+2: the bfloat16 mode compiles its own model, whose convolution weights are stored in bfloat16."""
 GUARD_AGREEMENT = 0.995
 """Share of pixels whose label a fast mode must give as float32 does, pooled over the shipped photos."""
 GUARD_TOP_DIFFERENCE = 0.025
@@ -211,6 +212,9 @@ class OpenVinoNetwork:
     """A compiled OpenVINO model of a network up to its raw output: callable (1, H, W, 3) → raw, float32.
 
     Each thread gets its own inference request (a compiled model is shared; a request is not).
+    After the first inference the pages of the model's mapped weights file are released
+    (`segdemo.cpu.release_file_pages`): OpenVINO has repacked the weights by then and never reads
+    those pages again.
     """
 
     # One inference at a time in the process: each is compiled with every usable core, so two at once
@@ -218,9 +222,10 @@ class OpenVinoNetwork:
     # postprocess and draw.
     _running = threading.Lock()
 
-    def __init__(self, compiled) -> None:
+    def __init__(self, compiled, weights_file: Path | None = None) -> None:
         self._compiled = compiled
         self._local = threading.local()
+        self._weights_file = weights_file  # None once its pages are released (or when there is none)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         request = getattr(self._local, "request", None)
@@ -229,10 +234,18 @@ class OpenVinoNetwork:
         batch = np.ascontiguousarray(batch, np.float32)
         with OpenVinoNetwork._running:
             result = request.infer([batch])
+            if self._weights_file is not None:
+                from segdemo import cpu
+
+                released = cpu.release_file_pages(self._weights_file)
+                LOG.info(
+                    "released %.0f MiB of %s's mapped pages after the first inference", released / 2**20, self._weights_file.name
+                )
+                self._weights_file = None
         return np.asarray(next(iter(result.values())), np.float32).copy()
 
 
-def compile_openvino(model, numbers: str, threads: int | None = None) -> OpenVinoNetwork:
+def compile_openvino(model, numbers: str, threads: int | None = None, weights_file: Path | None = None) -> OpenVinoNetwork:
     """Compiles an OpenVINO model for the CPU.
 
     Args:
@@ -240,12 +253,14 @@ def compile_openvino(model, numbers: str, threads: int | None = None) -> OpenVin
         numbers: "float32", "bfloat16" or "int8" (int8 models carry their own quantization; their
             remaining float layers run in float32).
         threads: inference threads (None: OpenVINO's choice, every core the process may use).
+        weights_file: the .bin `model` was read from, whose mapped pages are released after the
+            first inference (None: nothing to release).
     """
     openvino = _openvino()
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16" if numbers == "bfloat16" else "f32"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
-    return OpenVinoNetwork(openvino.Core().compile_model(model, "CPU", config))
+    return OpenVinoNetwork(openvino.Core().compile_model(model, "CPU", config), weights_file)
 
 
 def convert_to_openvino(network) -> object:
@@ -258,6 +273,77 @@ def convert_to_openvino(network) -> object:
     with tempfile.TemporaryDirectory(prefix="segdemo-export-") as folder:
         network.export(folder, verbose=False)
         return openvino.convert_model(folder)
+
+
+def bfloat16_bits(values: np.ndarray) -> np.ndarray:
+    """float32 values rounded to bfloat16, to nearest with ties to even (as the CPU's own conversion
+    `vcvtneps2bf16` does), as their 16-bit patterns (uint16, same shape)."""
+    bits = np.ascontiguousarray(values, np.float32).view(np.uint32).astype(np.uint64)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def save_with_bfloat16_weights(float_model_path: Path, path: Path) -> int:
+    """Writes the float32 OpenVINO model at `float_model_path` again with its convolution weights
+    stored in bfloat16: half the weights' bytes on disk and in memory, the same numbers where it
+    runs in bfloat16.
+
+    Compiled with `INFERENCE_PRECISION_HINT=bf16`, a model of float32 weights keeps them (mapped from
+    its file, 250 MB for a PSPNet-101) beside the bfloat16 copy its convolutions use. Here each
+    convolution's weights are a bfloat16 constant followed by a conversion to float32 marked as
+    *decompression*, the pattern OpenVINO's own `compress_to_fp16` writes: the CPU plugin keeps such
+    weights compressed and converts them where they are used. bfloat16 rather than float16: the
+    weights are rounded once, as the bfloat16 mode rounds them anyway.
+
+    Args:
+        float_model_path: the float32 model (its .xml).
+        path: the .xml to write (its .bin beside it).
+
+    Returns:
+        How many weight tensors were stored in bfloat16.
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    openvino = _openvino()
+    import openvino.opset13 as opset
+
+    model = openvino.Core().read_model(float_model_path)
+    stored = 0
+    kept = []  # the bfloat16 tensors stay alive until the model is saved
+    for node in model.get_ordered_ops():
+        if node.get_type_name() != "Constant" or node.get_element_type() != openvino.Type.f32:
+            continue
+        users = list(node.output(0).get_target_inputs())
+        if (
+            len(node.get_output_shape(0)) != 4
+            or not users
+            or any(user.get_node().get_type_name() != "Convolution" for user in users)
+        ):
+            continue  # biases, scales and shapes stay float32: only convolution kernels are large
+        # `opset.constant(values, dtype=bf16)` does not round float32 to nearest (it goes through
+        # float16): the bits are made here, and the constant built from a bfloat16 tensor of them.
+        halves = openvino.Tensor(openvino.Type.bf16, list(node.get_output_shape(0)))
+        halves.data.view(np.uint16)[...] = bfloat16_bits(node.get_data())
+        kept.append(halves)
+        widened = opset.convert(openvino.op.Constant(halves), openvino.Type.f32)
+        for user in users:
+            user.replace_source_output(widened.output(0))
+        stored += 1
+    model.validate_nodes_and_infer_types()
+    partial = path.with_name(f"{path.stem}.part.xml")
+    openvino.save_model(model, partial, compress_to_fp16=False)
+    # The Python API cannot set the `decompression` attribute; the IR's XML takes it as OpenVINO writes it.
+    tree = ElementTree.parse(partial)
+    for layer in tree.getroot().iter("layer"):
+        port = layer.find("input/port")
+        if layer.get("type") != "Convert" or port is None or port.get("precision") != "BF16" or layer.find("rt_info") is not None:
+            continue
+        info = ElementTree.Element("rt_info")
+        ElementTree.SubElement(info, "attribute", name="decompression", version="0")
+        layer.insert(1, info)  # after <data>, where OpenVINO's own serializer puts it
+    tree.write(partial, encoding="utf-8", xml_declaration=True)
+    partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
+    partial.replace(path)
+    return stored
 
 
 def quantize_openvino(model, calibration: list[np.ndarray], ignored: tuple[str, ...] = ()) -> object:
@@ -398,9 +484,11 @@ def cache_folder(root: Path, key: str, pipeline: str, digest: str) -> Path:
 
 
 def stored_model(folder: Path, numbers: str) -> Path:
-    """The OpenVINO model file in `folder` that runs in `numbers`: int8 has its own quantized model;
-    float32 and bfloat16 compile the same float32 one."""
-    return folder / f"{'int8' if numbers == 'int8' else 'float32'}.xml"
+    """The OpenVINO model file in `folder` that runs in `numbers` ("float32.xml", "bfloat16.xml",
+    "int8.xml"): each mode compiles its own."""
+    if numbers not in ("float32", "bfloat16", "int8"):
+        raise ValueError(f"numbers must be float32, bfloat16 or int8, not {numbers!r}.")
+    return folder / f"{numbers}.xml"
 
 
 def read_verdict(folder: Path) -> dict | None:

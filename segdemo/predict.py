@@ -28,6 +28,8 @@ class Prediction:
             index, or -1 where the top-class probability is below the threshold.
         scores: float32 H×W in [0, 1]: the foreground score (binary) or the top-class
             probability (multi-class).
+        (`labels` of a multi-class model at threshold 0, `scores` and `raw` are the output cache's
+        own arrays, read-only: copy them to change them.)
         overlay: uint8 H×W×3: the image with the labels painted on it.
         class_fractions: class name -> fraction of pixels.
         seconds: time taken by preprocessing, the network and postprocessing.
@@ -213,8 +215,9 @@ def render_prediction(
     if spec.task == BINARY:
         labels = (dense.scores >= threshold).astype(np.int32)
     else:
-        labels = dense.labels.astype(np.int32)  # a copy: the cached labels stay as they are
+        labels = dense.labels  # read-only (segdemo.output_cache): shared, not copied, when nothing changes
         if threshold > 0.0:  # scores are probabilities: nothing lies below 0
+            labels = labels.astype(np.int32)  # a copy: the cached labels stay as they are
             labels[dense.scores < threshold] = render.UNLABELLED
     fractions = render.class_fractions(labels, spec.classes)
     # maps.overlay: render.overlay's pixels, fast enough to re-render a 1280×853 photo live.

@@ -30,6 +30,7 @@ from collections import OrderedDict
 import numpy as np
 
 from segdemo import cpu, engines, registry, weights
+from segdemo import tail as numpy_tail
 from segdemo.registry import ModelSpec
 
 LOG = logging.getLogger("segdemo.runtime")
@@ -91,8 +92,8 @@ class LoadedModel:
         # for PSPNet-101) is built only when something needs it (the look-inside views, a fallback).
         served = _cached_openvino(self) if self.openvino_modes else None
         if served is not None:
-            mode, run, tail_layers, raw_shape = served
-            self._tail = _tail_function(tail_layers, raw_shape)
+            mode, run, tail_configs, raw_shape = served
+            self._tail = _tail_from_configs(tail_configs, raw_shape)
             self._current = (mode, run)
             return
         model = self.model  # builds and loads it
@@ -174,7 +175,8 @@ class LoadedModel:
         if self._tail is None:
             return raw
         with _network_running():
-            return self._tail(raw.astype(np.float32, copy=False)).numpy()
+            output = self._tail(raw.astype(np.float32, copy=False))
+        return output if isinstance(output, np.ndarray) else output.numpy()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Runs one image, shaped (1, H, W, C) float32, and returns the network's output."""
@@ -220,7 +222,14 @@ def _network_functions(model, spec: ModelSpec):
 
 
 def _tail_function(tail_layers: list, raw_shape: tuple[int, ...]):
+    """The layers after the raw output as one function: in NumPy where `segdemo.tail` runs them
+    (a PSPNet's resize and softmax: one full-size map instead of two), else traced in TensorFlow."""
+    import keras
     import tensorflow as tf
+
+    in_numpy = numpy_tail.from_configs([keras.saving.serialize_keras_object(layer) for layer in tail_layers])
+    if in_numpy is not None:
+        return in_numpy
 
     def tail(raw):
         for layer in tail_layers:
@@ -247,21 +256,34 @@ def _write_tail(folder, loaded: LoadedModel) -> None:
     os.replace(partial, folder / TAIL_FILE)
 
 
-def _read_tail(folder) -> tuple[list, tuple[int, ...]] | None:
+def _read_tail(folder) -> tuple[list[dict], tuple[int, ...]] | None:
+    """(the serialized layers, the raw output's shape) from `folder`'s tail file; None when it is
+    missing or unreadable."""
     import json
-
-    import keras
 
     try:
         stored = json.loads((folder / TAIL_FILE).read_text())
-        layers = [keras.saving.deserialize_keras_object(config) for config in stored["layers"]]
-        return layers, tuple(int(size) for size in stored["raw_shape"])
+        configs = list(stored["layers"])
+        if not all(isinstance(config, dict) for config in configs):
+            return None
+        return configs, tuple(int(size) for size in stored["raw_shape"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
+def _tail_from_configs(configs: list[dict], raw_shape: tuple[int, ...]):
+    """The tail function of serialized layers: NumPy where `segdemo.tail` runs them, without
+    building any Keras layer; else the layers deserialized and traced in TensorFlow."""
+    in_numpy = numpy_tail.from_configs(configs)
+    if in_numpy is not None:
+        return in_numpy
+    import keras
+
+    return _tail_function([keras.saving.deserialize_keras_object(config) for config in configs], raw_shape)
+
+
 def _cached_openvino(loaded: LoadedModel):
-    """(mode, run, tail layers, raw shape) when an earlier measurement of these very weights chose
+    """(mode, run, serialized tail layers, raw shape) when an earlier measurement of these very weights chose
     an OpenVINO mode and its model compiles; otherwise None (the Keras network is built)."""
     folder = loaded.engines_folder
     if loaded.spec.raw_output_layer is None or folder is None:
@@ -277,7 +299,9 @@ def _cached_openvino(loaded: LoadedModel):
     try:
         import openvino
 
-        run = engines.compile_openvino(openvino.Core().read_model(path), chosen.numbers, cpu.usable_cores())
+        run = engines.compile_openvino(
+            openvino.Core().read_model(path), chosen.numbers, cpu.usable_cores(), path.with_suffix(".bin")
+        )
     except Exception as error:  # noqa: BLE001 - a broken cache: the Keras network is built, optimise() measures again
         LOG.warning("%s: the cached %s model failed (%s); building the Keras network", loaded.spec.key, chosen.label, error)
         return None
@@ -365,7 +389,12 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
         path = engines.stored_model(folder, numbers)
         if path.is_file():
             return openvino.Core().read_model(path)
-        if numbers != "int8":
+        if numbers == "bfloat16":
+            openvino_model("float32")  # converted first (and logged) when not cached yet
+            count = engines.save_with_bfloat16_weights(engines.stored_model(folder, "float32"), path)
+            log(f"{spec.key}: {count} convolutions' weights stored in bfloat16")
+            return openvino.Core().read_model(path)
+        if numbers == "float32":
             log(f"{spec.key}: converting the network to OpenVINO")
             truncated = keras.Model(loaded.model.inputs, loaded.model.get_layer(spec.raw_output_layer).output)
             converted = engines.convert_to_openvino(truncated)
@@ -379,7 +408,9 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
 
     def build(mode: engines.Mode):
         # As many threads as TensorFlow's intra-op pool: the usable cores, not the host's count.
-        return engines.compile_openvino(openvino_model(mode.numbers), mode.numbers, cpu.usable_cores())
+        # The weights file: a model read from it maps it (one converted or quantized here does not).
+        stored = engines.stored_model(folder, mode.numbers).with_suffix(".bin")
+        return engines.compile_openvino(openvino_model(mode.numbers), mode.numbers, cpu.usable_cores(), stored)
 
     known = engines.read_verdict(folder)
     if known is not None and known.get("precision") == loaded.precision:

@@ -17,7 +17,7 @@ import pytest
 
 from bench.published_weights import calibration_batch
 from bench.seeded_weights import apply_seeded_weights, make_trained_like
-from segdemo import architectures, engines, health, images, registry, runtime, samples, settings
+from segdemo import architectures, cpu, engines, health, images, registry, runtime, samples, settings
 
 CPUINFO_BF16 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
 CPUINFO_AVX2 = "processor\t: 0\nflags\t\t: fpu sse avx2 fma\n"
@@ -221,6 +221,8 @@ def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos,
     tried = {entry["mode"]: entry for entry in verdict["verdicts"]}
     assert "openvino-int8" in tried and tried["openvino-int8"]["labels"] is not None
     assert (verdict_file.parent / "int8.xml").is_file() and (verdict_file.parent / "float32.xml").is_file()
+    # bfloat16 (on a CPU that has it) was measured on its own model, the weights stored in bfloat16.
+    assert (verdict_file.parent / "bfloat16.xml").is_file() == ("openvino-bfloat16" in tried)
     # The weightless tail is kept beside a verdict for OpenVINO: the next start needs no Keras network.
     assert (verdict_file.parent / runtime.TAIL_FILE).is_file() == (chosen.engine == engines.OPENVINO)
     for entry in verdict["verdicts"]:  # what was chosen passed; nothing before it did
@@ -283,3 +285,108 @@ def test_shaped_stem_filters_follow_the_photos_and_keep_their_norms():
 def test_an_unknown_stand_in_is_refused():
     with pytest.raises(ValueError, match="stand_in must be one of"):  # before any weight is touched
         make_trained_like(None, np.zeros((1, SIDE, SIDE, 3), np.float32), seed=0, stand_in="whitened")
+
+
+def _bfloat16_rounded(values: np.ndarray) -> np.ndarray:
+    """float32 values rounded to bfloat16 (to nearest, ties to even), back in float32: by adding half
+    a unit of bfloat16's last place, in float64, where the sum is exact, then dropping 16 bits."""
+    values = np.asarray(values, np.float32)
+    exponent = np.frexp(values)[1].astype(np.float64)
+    unit = np.ldexp(1.0, (exponent - 8).astype(np.int64))  # bfloat16 keeps 8 significant bits
+    return (np.round(values.astype(np.float64) / unit) * unit).astype(np.float32)
+
+
+def test_bfloat16_model_stores_each_convolutions_weights_once_rounded(tmp_path):
+    """The bfloat16 mode's own model (segdemo.engines.save_with_bfloat16_weights): convolution
+    weights stored in bfloat16 behind a conversion OpenVINO treats as decompression, half the bytes,
+    each weight rounded to nearest; biases stay float32. Compiled in float32 it computes exactly the
+    float32 network with rounded weights."""
+    import openvino
+    import openvino.opset13 as opset
+
+    rng = np.random.default_rng(7)
+    kernels = [rng.standard_normal(shape).astype(np.float32) * 0.3 for shape in ((32, 3, 3, 3), (16, 32, 3, 3))]
+    bias = rng.standard_normal((1, 32, 1, 1)).astype(np.float32)
+
+    def network(first, second):
+        image = opset.parameter([1, 3, 20, 20], openvino.Type.f32, name="image")
+        hidden = opset.convolution(image, opset.constant(first), [1, 1], [1, 1], [1, 1], [1, 1])
+        hidden = opset.relu(opset.add(hidden, opset.constant(bias)))
+        output = opset.convolution(hidden, opset.constant(second), [1, 1], [0, 0], [0, 0], [1, 1])
+        return openvino.Model([output], [image])
+
+    openvino.save_model(network(*kernels), tmp_path / "float32.xml", compress_to_fp16=False)
+    stored = engines.save_with_bfloat16_weights(tmp_path / "float32.xml", tmp_path / "bfloat16.xml")
+    assert stored == 2
+    assert not list(tmp_path.glob("*.part.*"))
+    full, halved = ((tmp_path / f"{name}.bin").stat().st_size for name in ("float32", "bfloat16"))
+    kernel_bytes = sum(kernel.nbytes for kernel in kernels)
+    assert full - halved == kernel_bytes // 2
+
+    model = openvino.Core().read_model(tmp_path / "bfloat16.xml")
+    convolutions = [node for node in model.get_ordered_ops() if node.get_type_name() == "Convolution"]
+    for convolution, kernel in zip(convolutions, kernels):
+        widened = convolution.input_value(1).get_node()
+        assert widened.get_type_name() == "Convert"
+        assert any(
+            key.startswith("decompression") for key in widened.get_rt_info().keys()
+        )  # as OpenVINO's float16 compression reads back
+        constant = widened.input_value(0).get_node()
+        assert constant.get_element_type() == openvino.Type.bf16
+    [adding] = [node for node in model.get_ordered_ops() if node.get_type_name() == "Add"]
+    assert adding.input_value(1).get_node().get_element_type() == openvino.Type.f32
+
+    batch = rng.standard_normal((1, 3, 20, 20)).astype(np.float32)
+
+    def run(compiled_model) -> np.ndarray:
+        return next(
+            iter(openvino.Core().compile_model(compiled_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})([batch]).values())
+        )
+
+    rounded = run(network(*(_bfloat16_rounded(kernel) for kernel in kernels)))
+    np.testing.assert_allclose(run(model), rounded, rtol=0, atol=1e-5)
+    assert np.abs(run(network(*kernels)) - rounded).max() > 1e-3  # the rounding is there: the check can fail
+    # And the app's compilation of it runs (in bfloat16 where the CPU has it, float32 elsewhere).
+    served = engines.compile_openvino(model, "bfloat16", 1)(batch)
+    assert served.shape == rounded.shape and np.abs(served - rounded).max() < 0.05 * np.abs(rounded).max()
+
+
+def _resident_bytes(path) -> int:
+    """Resident bytes of this process's mappings of the file `path` (/proc/self/smaps)."""
+    import os
+
+    target, total, inside = os.path.realpath(path), 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if fields and "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:  # a mapping's header line
+                inside = len(fields) == 6 and fields[5] == target
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total
+
+
+def test_the_mapped_weights_are_released_after_the_first_inference(tmp_path):
+    """OpenVINO maps a model's weights file and repacks the weights at the first inference; the
+    mapped pages are then released (segdemo.cpu.release_file_pages), and later inferences give the
+    same numbers without reading them back."""
+    import openvino
+    import openvino.opset13 as opset
+
+    rng = np.random.default_rng(11)
+    image = opset.parameter([1, 64, 24, 24], openvino.Type.f32, name="image")
+    kernel = rng.standard_normal((256, 64, 3, 3)).astype(np.float32) * 0.05  # 2.4 MB of weights
+    output = opset.convolution(image, opset.constant(kernel), [1, 1], [1, 1], [1, 1], [1, 1])
+    openvino.save_model(openvino.Model([output], [image]), tmp_path / "float32.xml", compress_to_fp16=False)
+    engines.save_with_bfloat16_weights(tmp_path / "float32.xml", tmp_path / "bfloat16.xml")
+    weights_file = tmp_path / "bfloat16.bin"
+    network = engines.compile_openvino(openvino.Core().read_model(tmp_path / "bfloat16.xml"), "bfloat16", 1, weights_file)
+    batch = rng.standard_normal((1, 64, 24, 24)).astype(np.float32)
+    if _resident_bytes(weights_file) == 0:
+        pytest.skip("this OpenVINO read the weights without mapping the file")
+    first = network(batch)
+    assert _resident_bytes(weights_file) == 0
+    for _ in range(2):
+        np.testing.assert_array_equal(network(batch), first)
+    assert _resident_bytes(weights_file) == 0  # not read back
+    assert cpu.release_file_pages(tmp_path / "float32.bin") == 0  # a file that is not mapped: nothing to do
