@@ -335,11 +335,14 @@ def save_with_bfloat16_weights(float_model_path: Path, path: Path) -> int:
     tree = ElementTree.parse(partial)
     for layer in tree.getroot().iter("layer"):
         port = layer.find("input/port")
-        if layer.get("type") != "Convert" or port is None or port.get("precision") != "BF16" or layer.find("rt_info") is not None:
+        if layer.get("type") != "Convert" or port is None or port.get("precision") != "BF16":
             continue
-        info = ElementTree.Element("rt_info")
-        ElementTree.SubElement(info, "attribute", name="decompression", version="0")
-        layer.insert(1, info)  # after <data>, where OpenVINO's own serializer puts it
+        info = layer.find("rt_info")
+        if info is None:
+            info = ElementTree.Element("rt_info")
+            layer.insert(1, info)  # after <data>, where OpenVINO's own serializer puts it
+        if info.find("attribute[@name='decompression']") is None:
+            ElementTree.SubElement(info, "attribute", name="decompression", version="0")
     tree.write(partial, encoding="utf-8", xml_declaration=True)
     partial.with_suffix(".bin").replace(path.with_suffix(".bin"))
     partial.replace(path)
