@@ -123,3 +123,17 @@ def health(url: str) -> dict:
         except urllib.error.HTTPError:
             time.sleep(0.5)
     return {}
+
+
+def warm_up_quiet(report: dict) -> bool:
+    """Whether a /health report shows the app's start-up warm-up at rest: the last network it loads
+    (app.warm_up: the small models one after another, then the photo tab's default networks whose
+    weights are here) is loaded, and no network is running. Callers ask twice, a second apart."""
+    from segdemo import registry
+    from ui.tabs.photos import DEFAULT_MODELS
+
+    models = report.get("models")
+    if not models:
+        return False
+    last = [*registry.keys("eliret"), *(key for key in DEFAULT_MODELS if models[key]["weights"] == "present")][-1]
+    return bool(models[last]["loaded"]) and report["networks_running"]["now"] == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 from gradio_client import Client
 from PIL import Image
 
-from bench.app_server import ROOT, health, running_app
+from bench.app_server import ROOT, health, running_app, warm_up_quiet
 from bench.burst import check_answer, submit, wait_for_engines, write_weights
 from bench.load import peak_rss_mib
 
@@ -45,16 +45,11 @@ def make_photos(folder: Path) -> dict[str, Path]:
 
 
 def wait_for_warm_up(url: str, deadline: float) -> None:
-    """Until the app's start-up warm-up is over: the last small model loaded and no network running
-    for two looks a second apart (the photo tab's default network, when its weights are there, is
-    loaded by then too)."""
-    from segdemo import registry
-
-    last, idle = registry.keys("eliret")[-1], 0
+    """Until the app's start-up warm-up is at rest (`bench.app_server.warm_up_quiet`, two looks a
+    second apart), or SystemExit at `deadline`."""
+    idle = 0
     while idle < 2:
-        report = health(url)
-        loaded = report.get("models", {}).get(last, {}).get("loaded")
-        idle = idle + 1 if loaded and report.get("networks_running", {}).get("now") == 0 else 0
+        idle = idle + 1 if warm_up_quiet(health(url)) else 0
         if time.monotonic() > deadline:
             raise SystemExit("the app's warm-up did not finish in time")
         time.sleep(1)

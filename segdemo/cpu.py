@@ -179,18 +179,25 @@ def limit_heap_growth(workers: int) -> bool:
         workers: the inference requests that run at once (SEGDEMO_WORKERS).
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:  # not glibc (musl, macOS): nothing to tune
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(mallopt(_M_ARENA_MAX, max(1, int(workers)) + 1)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+def _libc():
+    """The C library through ctypes, or None where there is none to load."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return None if name is None else ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 _MADV_DONTNEED = 4  # Linux's value (asm-generic/mman-common.h)
@@ -210,7 +217,6 @@ def release_file_pages(path: Path | str) -> int:
         path: the mapped file.
     """
     import ctypes
-    import ctypes.util
 
     target = os.path.realpath(path)
     try:
@@ -225,10 +231,9 @@ def release_file_pages(path: Path | str) -> int:
             ranges.append((start, end))
     if not ranges:
         return 0
-    name = ctypes.util.find_library("c")
-    if name is None:
+    libc = _libc()
+    if libc is None or not hasattr(libc, "madvise"):
         return 0
-    libc = ctypes.CDLL(name, use_errno=True)
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     released = 0
     for start, end in ranges:

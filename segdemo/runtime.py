@@ -225,11 +225,14 @@ def _tail_function(tail_layers: list, raw_shape: tuple[int, ...]):
     """The layers after the raw output as one function: in NumPy where `segdemo.tail` runs them
     (a PSPNet's resize and softmax: one full-size map instead of two), else traced in TensorFlow."""
     import keras
-    import tensorflow as tf
 
     in_numpy = numpy_tail.from_configs([keras.saving.serialize_keras_object(layer) for layer in tail_layers])
-    if in_numpy is not None:
-        return in_numpy
+    return in_numpy if in_numpy is not None else _traced_tail(tail_layers, raw_shape)
+
+
+def _traced_tail(tail_layers: list, raw_shape: tuple[int, ...]):
+    """The layers after the raw output traced in TensorFlow, for one raw output shape."""
+    import tensorflow as tf
 
     def tail(raw):
         for layer in tail_layers:
@@ -279,7 +282,7 @@ def _tail_from_configs(configs: list[dict], raw_shape: tuple[int, ...]):
         return in_numpy
     import keras
 
-    return _tail_function([keras.saving.deserialize_keras_object(config) for config in configs], raw_shape)
+    return _traced_tail([keras.saving.deserialize_keras_object(config) for config in configs], raw_shape)
 
 
 def _cached_openvino(loaded: LoadedModel):

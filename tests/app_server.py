@@ -4,7 +4,7 @@ conftest's `default_app` and `pspnet_app` fixtures."""
 
 import time
 
-from bench.app_server import START_TIMEOUT_S, AppDidNotStart, RunningApp, free_port, running_app
+from bench.app_server import START_TIMEOUT_S, AppDidNotStart, RunningApp, free_port, running_app, warm_up_quiet
 from bench.app_server import health as app_health
 
 __all__ = [
@@ -36,16 +36,11 @@ def wait_for_warm_up(app: RunningApp, timeout_s: float = 600) -> dict:
     another, the small models, then the photo tab's default networks whose weights are here): the
     last of them is loaded (the models' cache may have let the first ones go again) and no network
     has run for two looks a second apart. Returns the last /health."""
-    from segdemo import registry
-    from ui.tabs.photos import DEFAULT_MODELS
-
     deadline = time.monotonic() + timeout_s
     idle = 0
     while True:
         report = health(app.url)
-        models = report["models"]
-        last = [*registry.keys("eliret"), *(key for key in DEFAULT_MODELS if models[key]["weights"] == "present")][-1]
-        idle = idle + 1 if models[last]["loaded"] and report["networks_running"]["now"] == 0 else 0
+        idle = idle + 1 if warm_up_quiet(report) else 0
         if idle == 2:
             return report
         assert time.monotonic() < deadline, f"the warm-up did not finish; the app's log:\n{app.log_tail()}"
