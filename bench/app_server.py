@@ -137,3 +137,14 @@ def warm_up_quiet(report: dict) -> bool:
         return False
     last = [*registry.keys("eliret"), *(key for key in DEFAULT_MODELS if models[key]["weights"] == "present")][-1]
     return bool(models[last]["loaded"]) and report["networks_running"]["now"] == 0
+
+
+def wait_for_warm_up(url: str, deadline: float) -> None:
+    """Until the app's start-up warm-up is at rest (`bench.app_server.warm_up_quiet`, two looks a
+    second apart), or SystemExit at `deadline`."""
+    idle = 0
+    while idle < 2:
+        idle = idle + 1 if warm_up_quiet(health(url)) else 0
+        if time.monotonic() > deadline:
+            raise SystemExit("the app's warm-up did not finish in time")
+        time.sleep(1)

@@ -12,6 +12,7 @@ zero failures is a pass. Everything stops after --time-limit seconds at the late
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import threading
 import time
@@ -68,6 +69,16 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024  # the kernel reports kB
     return float("nan")  # a zombie: the process has exited
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process and its waited-for children have used so far, in
+    seconds; NaN once it has exited. Read from /proc/PID/stat (fields 14-17, in clock ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def timed_request(client: Client, model: str, input_name: str, path: Path, timeout_s: float) -> Outcome:

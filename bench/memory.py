@@ -24,7 +24,7 @@ from pathlib import Path
 from gradio_client import Client
 from PIL import Image
 
-from bench.app_server import ROOT, health, running_app, warm_up_quiet
+from bench.app_server import ROOT, running_app, wait_for_warm_up
 from bench.burst import check_answer, submit, wait_for_engines, write_weights
 from bench.load import peak_rss_mib
 
@@ -42,17 +42,6 @@ def make_photos(folder: Path) -> dict[str, Path]:
             paths[name] = folder / f"bakery_{size[0]}x{size[1]}.jpg"
             image.resize(size, Image.Resampling.BICUBIC).save(paths[name], quality=90)
     return paths
-
-
-def wait_for_warm_up(url: str, deadline: float) -> None:
-    """Until the app's start-up warm-up is at rest (`bench.app_server.warm_up_quiet`, two looks a
-    second apart), or SystemExit at `deadline`."""
-    idle = 0
-    while idle < 2:
-        idle = idle + 1 if warm_up_quiet(health(url)) else 0
-        if time.monotonic() > deadline:
-            raise SystemExit("the app's warm-up did not finish in time")
-        time.sleep(1)
 
 
 def measure(model: str, weights: Path, cache: Path, photos: dict[str, Path], log: Path, limit: float, env: dict) -> dict:

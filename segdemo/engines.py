@@ -517,14 +517,14 @@ PROGRESS_PREFIX = "segdemo-engines: "
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m segdemo.engines --measure KEY [--pipeline P] [--precision fast]`: the measurement of
+    """`python -m segdemo engines --measure KEY [--pipeline P] [--precision fast]`: the measurement of
     `segdemo.runtime.optimise`, in a process of its own (what the app's background thread starts)."""
     import argparse
     import sys
 
     from segdemo import registry, runtime
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m segdemo engines", description=main.__doc__)
     parser.add_argument("--measure", required=True, help="a PSPNet's key (or a reduced one's)")
     parser.add_argument("--pipeline", default=None)
     parser.add_argument("--precision", default=None, choices=("exact", "fast"))
@@ -540,4 +540,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit("Run the measurement as: python -m segdemo engines --measure KEY (see segdemo/__main__.py)")

@@ -361,7 +361,7 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     Args:
         loaded: a PSPNet loaded from its weights file with OpenVINO modes to try.
         log: progress lines (default: this module's logger).
-        isolated: measure in a child process (`python -m segdemo.engines`), which loads the network
+        isolated: measure in a child process (`python -m segdemo engines`), which loads the network
             again: the conversion's and the calibration's memory never weighs on the app, and an
             engine that crashes takes only the child down (TensorFlow keeps serving). Then the
             verdict is read back and only the chosen model is compiled here.
@@ -451,13 +451,17 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     return chosen
 
 
+ENGINES_COMMAND = ("-m", "segdemo", "engines")
+"""How the child process runs the measurement (segdemo/__main__.py), after the interpreter."""
+
+
 def _measure_in_child(loaded: LoadedModel, log) -> bool:
     """Runs `optimise` for `loaded`'s network in a child process, its progress lines passed on to
     `log`; True when it finished."""
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "segdemo.engines", "--measure", loaded.spec.key]
+    command = [sys.executable, *ENGINES_COMMAND, "--measure", loaded.spec.key]
     command += ["--pipeline", loaded.pipeline.name, "--precision", loaded.precision]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
         for line in child.stdout:

@@ -72,3 +72,18 @@ def test_two_threads_asking_for_one_model_load_it_once(monkeypatch):
     finally:
         release.set()
         runtime.clear()
+
+
+def test_the_engines_child_runs_without_a_second_copy_of_its_module():
+    """The command the app starts its engines' measurement with loads `segdemo.engines` once: runpy's
+    "found in sys.modules" RuntimeWarning (what `python -m segdemo.engines` gives, since importing the
+    package imports that module) is an error here. An unknown command is refused with a usage line."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, PYTHONWARNINGS="error::RuntimeWarning")
+    done = subprocess.run([sys.executable, *runtime.ENGINES_COMMAND, "--help"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "--measure" in done.stdout and "python -m segdemo engines" in done.stdout
+    refused = subprocess.run([sys.executable, "-m", "segdemo", "no-such-command"], capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "usage: python -m segdemo COMMAND" in refused.stderr

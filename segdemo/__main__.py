@@ -1,0 +1,27 @@
+"""segdemo's command line: `python -m segdemo engines --measure KEY [--pipeline P] [--precision fast]`.
+
+The engines' measurement runs here rather than as `python -m segdemo.engines`: importing the package
+imports `segdemo.engines` (through `predict` and `runtime`), so runpy would execute that module a
+second time as `__main__`, two copies of one module in one process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {"engines": "the engines' measurement of one network (segdemo.engines.main; --help for its options)"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in COMMANDS:
+        listing = "\n".join(f"  {name}: {text}" for name, text in COMMANDS.items())
+        print(f"usage: python -m segdemo COMMAND [options]\ncommands:\n{listing}", file=sys.stderr)
+        return 2
+    from segdemo import engines
+
+    return engines.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
