@@ -86,7 +86,7 @@ def _dimmed(base_rgb: np.ndarray | None, shape: tuple[int, int], level: float = 
 
 
 # Rows per strip of `overlay`: its two index arrays take 16 bytes a pixel of a strip, 4 MB for a
-# 4000-pixel-wide photo at 64 rows (16 MB at 256 rows, no faster).
+# 4000-pixel-wide photo at 64 rows (16 MB at 256 rows, and slower: 0.13 against 0.10 s a 12 MP overlay).
 OVERLAY_STRIP_ROWS = 64
 
 
