@@ -33,7 +33,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from bench.app_server import ROOT, health, running_app, wait_for_warm_up
-from bench.load import cpu_seconds, peak_rss_mib
+from bench.load import cpu_seconds, machine_cpu_seconds, peak_rss_mib
 
 PHOTOS = ROOT / "examples" / "photos"
 MEGAPIXEL_STEPS = (0.3, 1.0, 3.0, 6.0, 12.0)  # cycled through, capped at --max-megapixels
@@ -253,15 +253,22 @@ def main() -> None:
                 if not arguments.no_views
                 else "each student: /photos only"
             )
-            app_cpu, client_cpu = cpu_seconds(app.pid), time.process_time()
+            app_cpu, client_cpu, machine = cpu_seconds(app.pid), time.process_time(), machine_cpu_seconds()
             outcomes, burst_s = run_burst(app.url, photos, arguments.model, deadline, views=not arguments.no_views)
             app_cpu, client_cpu = cpu_seconds(app.pid) - app_cpu, time.process_time() - client_cpu
+            machine = {name: value - machine[name] for name, value in machine_cpu_seconds().items()}
             report(outcomes, warm_s, rss_before, peak_rss_mib(app.pid))
             # The students' clients run on their own laptops in a class; here they share the app's cores.
             print(
                 f"CPU time:   app {app_cpu:.1f} s ({app_cpu / len(outcomes):.2f} s a photo), this bench's "
                 f"{len(outcomes)} clients {client_cpu:.1f} s, over {burst_s:.1f} s on {len(os.sched_getaffinity(0))} cores"
             )
+            if machine:  # what else ran here meanwhile, and what the hypervisor took (stolen time)
+                others = machine["busy"] - app_cpu - client_cpu
+                print(
+                    f"machine:    other processes {others:.1f} CPU-s, idle {machine['idle']:.1f} s, stolen {machine['steal']:.1f} s "
+                    f"(all {os.cpu_count()} cores of /proc/stat)"
+                )
             print(f"load average after the burst: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
             if app.process.poll() is not None or any(outcome.error for outcome in outcomes):
                 print(f"--- the app's log, last lines ---\n{app.log_tail(4000)}")

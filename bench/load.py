@@ -81,6 +81,19 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """This machine's CPU time so far, all cores together, in seconds: `busy` (user, nice, system,
+    interrupts), `idle` (with I/O wait) and `steal` (time the hypervisor gave another machine while
+    this one wanted the CPU), from the first line of /proc/stat; empty off Linux."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return {}
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"busy": (user + nice + system + irq + softirq) / tick, "idle": (idle + iowait) / tick, "steal": steal / tick}
+
+
 def timed_request(client: Client, model: str, input_name: str, path: Path, timeout_s: float) -> Outcome:
     """One /predict call, bounded by `timeout_s`; a wrong answer counts as a failure."""
     started = time.perf_counter()
