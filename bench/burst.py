@@ -7,13 +7,15 @@ Usage: python -m bench.burst [--requests 60] [--model pspnet_voc] [--max-megapix
 Writes the network with seeded weights that behave like trained ones, in the published layout, into
 a temporary weights folder (the real file is absent here), starts app.py on 127.0.0.1 with it, sends
 one warm-up request (it loads TensorFlow and converts the weights, timed apart), waits until the
-app has measured its engines (as it does at start-up before a class), then submits N requests at
+app has measured its engines and its start-up warm-up is over (as before a class), then submits N requests at
 once through gradio_client's /photos endpoint: N different images (the shipped photos, each round
 another crop, every other one mirrored), at sizes cycling from 0.3 MP up to --max-megapixels. As a
 browser does, each student then asks for the photo's views (/photo_views: the annotated views, the
 before/after slider, the downloads) once the first answer is in; --no-views leaves that out. Prints when the last
 answer arrived, the waits (p50, p95, max), failures, the queue positions and ETAs the clients saw,
-and the server's peak RSS. Figures are printed, not asserted.
+the server's peak RSS, the CPU time the app and this bench's clients used during the burst (in
+class the clients run on the students' laptops), and the machine's busy, idle and stolen time from
+/proc/stat. Figures are printed, not asserted.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def peak_rss_mib(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the process and its waited-for children have used so far, in
-    seconds; NaN once it has exited. Read from /proc/PID/stat (fields 14-17, in clock ticks)."""
+    seconds; NaN once it has been reaped. Read from /proc/PID/stat (fields 14-17, in clock ticks)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
@@ -87,9 +87,9 @@ def machine_cpu_seconds() -> dict[str, float]:
     this one wanted the CPU), from the first line of /proc/stat; empty off Linux."""
     try:
         fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        user, nice, system, idle, iowait, irq, softirq, steal = fields
     except (OSError, ValueError, IndexError):
         return {}
-    user, nice, system, idle, iowait, irq, softirq, steal = fields
     tick = os.sysconf("SC_CLK_TCK")
     return {"busy": (user + nice + system + irq + softirq) / tick, "idle": (idle + iowait) / tick, "steal": steal / tick}
 

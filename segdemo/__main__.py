@@ -13,11 +13,13 @@ COMMANDS = {"engines": "the engines' measurement of one network (segdemo.engines
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs COMMAND with the rest of `argv` (default: the command line); 2 and the usage for an unknown one."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
         listing = "\n".join(f"  {name}: {text}" for name, text in COMMANDS.items())
-        print(f"usage: python -m segdemo COMMAND [options]\ncommands:\n{listing}", file=sys.stderr)
-        return 2
+        asked = bool(argv) and argv[0] in ("-h", "--help")
+        print(f"usage: python -m segdemo COMMAND [options]\ncommands:\n{listing}", file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     from segdemo import engines
 
     return engines.main(argv[1:])

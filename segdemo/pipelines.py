@@ -243,6 +243,7 @@ class PSPNetPipeline:
         if not self.upsample_probabilities:
             labels = np.argmax(probabilities, axis=-1).astype(np.int32)
             scores = np.max(probabilities, axis=-1).astype(np.float32)
+            del raw, probabilities  # as below
             labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
             scores = cv2.resize(scores, (width, height), interpolation=cv2.INTER_NEAREST)
             return Dense(scores=scores, grey=scores, labels=labels.astype(np.int32))
@@ -250,9 +251,9 @@ class PSPNetPipeline:
         work_size = (max(1, round(height * work_scale)), max(1, round(width * work_scale)))
         upsampled_argmax = self._upsampled_argmax_all if resize_every_class else self._upsampled_argmax
         labels, scores = upsampled_argmax(probabilities, work_size)
-        # Python (3.11 on) moves a call's arguments into the callee's frame: for `predict`'s
-        # `postprocess(tail(raw), ...)` these are the last references to the full-size probabilities
-        # (134 MB for ADE20K), freed here before the maps are enlarged to the photo.
+        # CPython (3.11 on) moves a call's arguments into the callee's frame in direct Python-to-Python
+        # calls: for `predict`'s `postprocess(tail(raw), ...)` these are the last references to the
+        # full-size probabilities (134 MB for ADE20K), freed here before the maps are enlarged.
         del raw, probabilities
         if work_size != (height, width):
             labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
@@ -330,7 +331,7 @@ class PSPNetPipeline:
             classes = np.flatnonzero(candidates)
             new = np.flatnonzero(candidates & ~resized_classes)
             # A group of classes at a time, each written into its columns: the new classes' maps
-            # and their values at `pixels` are never all held at once (490 → 300 MB for a photo
+            # and their values at `pixels` are never all held at once (490 → 300 MiB for a synthetic map
             # where 127 of ADE20K's classes meet). The groups are `_resize_stack`'s, the same values.
             for start in range(0, new.size, self.channel_group):
                 group = new[start : start + self.channel_group]

@@ -87,3 +87,5 @@ def test_the_engines_child_runs_without_a_second_copy_of_its_module():
     assert "--measure" in done.stdout and "python -m segdemo engines" in done.stdout
     refused = subprocess.run([sys.executable, "-m", "segdemo", "no-such-command"], capture_output=True, text=True, env=env)
     assert refused.returncode == 2 and "usage: python -m segdemo COMMAND" in refused.stderr
+    asked = subprocess.run([sys.executable, "-m", "segdemo", "--help"], capture_output=True, text=True, env=env)
+    assert asked.returncode == 0 and "engines" in asked.stdout
