@@ -1,10 +1,11 @@
 """PSPNet postprocessing of a 1280×853 photo: resizing every class (the old way) against resizing only
 the classes that can win (PSPNetPipeline.postprocess), for the 21 VOC, 150 ADE20K and 19 Cityscapes classes.
 
-Usage: python -m bench.postprocess [--repeats 3] [--network]
+Usage: python -m bench.postprocess [--repeats 3] [--network] [--regions 8]
 
 By default the probabilities are network-like maps (a few classes own blob-shaped regions over
-smooth noise, enlarged from 1/8 resolution as PSPNet does); --network runs each PSPNet with random
+smooth noise, enlarged from 1/8 resolution as PSPNet does; --regions sets how many, up to a
+cluttered scene where most of ADE20K's classes meet); --network runs each PSPNet with random
 weights in the published layout on a shipped photo instead (slower: each network is built and run).
 Prints the median time of each way (after one untimed call), the speed-up, and whether labels and top probabilities agree.
 """
@@ -79,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--network", action="store_true", help="random-weight PSPNet outputs instead of network-like maps")
+    parser.add_argument("--regions", type=int, default=8, help="classes that own regions in the network-like maps")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-postprocess-") as scratch:
         run(arguments, Path(scratch))
@@ -104,7 +106,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> None:
         else:
             raw = np.zeros((1, pipeline.input_size, pipeline.input_size, len(spec.classes)), np.float32)
             raw[0, : prepared.valid[0], : prepared.valid[1]] = network_like(
-                np.random.default_rng(0), *prepared.valid, len(spec.classes)
+                np.random.default_rng(0), *prepared.valid, len(spec.classes), regions=arguments.regions
             )
         top_classes = len(np.unique(np.argmax(raw[0, : prepared.valid[0], : prepared.valid[1]], axis=-1)))
         old_s, old = _median_seconds(lambda: pipeline.postprocess(raw, prepared, resize_every_class=True), arguments.repeats)
