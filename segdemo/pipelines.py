@@ -19,7 +19,7 @@ attaches to each model's spec; they are written nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -332,10 +332,9 @@ class PSPNetPipeline:
             new = np.flatnonzero(candidates & ~resized_classes)
             # A group of classes at a time, each written into its columns: the new classes' maps
             # and their values at `pixels` are never all held at once (490 → 300 MiB for a synthetic map
-            # where 127 of ADE20K's classes meet). The groups are `_resize_stack`'s, the same values.
-            for start in range(0, new.size, self.channel_group):
-                group = new[start : start + self.channel_group]
-                values_at[:, group] = self._resize_stack(np.take(probabilities, group, axis=-1), size, pixels)
+            # where 127 of ADE20K's classes meet).
+            for group, values in self._resized_groups(probabilities, size, pixels, new):
+                values_at[:, group] = values
             resized_classes[new] = True
             values = np.take(values_at, classes, axis=-1)
             order = np.argmax(values, axis=-1)
@@ -365,22 +364,35 @@ class PSPNetPipeline:
         self, stack: np.ndarray, size: tuple[int, int], pixels: tuple[np.ndarray, np.ndarray] | None = None
     ) -> np.ndarray:
         """H×W×K channels bilinearly resized to `size` (all of it, or only at the output `pixels`:
-        then N×K), in calls of `channel_group` channels.
+        then N×K), in calls of `channel_group` channels (`_resized_groups`)."""
+        parts = [values for _, values in self._resized_groups(stack, size, pixels)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    def _resized_groups(
+        self,
+        stack: np.ndarray,
+        size: tuple[int, int],
+        pixels: tuple[np.ndarray, np.ndarray] | None = None,
+        channels: np.ndarray | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The `channels` of an H×W×K stack (indices along its last axis; default: all of them)
+        bilinearly resized to `size`, one call of at most `channel_group` channels at a time: yields
+        (the group's channel indices, its values: size×G, or N×G at the output `pixels` only).
 
         cv2 resizes 1, 3 or 4 float channels on other code paths than other counts (differences up
         to 4e-6 measured), so each call gets at least `_MIN_CHANNELS`: short groups are padded by
         repeating their last channel. The full computation's groups (`channel_group` channels, and
         the remainder of a 19-, 21- or 150-class network) take the common path, and so do these.
         """
-        parts = []
-        for start in range(0, stack.shape[-1], self.channel_group):
-            group = stack[..., start : start + self.channel_group]
-            kept = group.shape[-1]
-            if kept < _MIN_CHANNELS:
-                group = np.concatenate([group] + [group[..., -1:]] * (_MIN_CHANNELS - kept), axis=-1)
-            resized = resize(np.ascontiguousarray(group), size, cv2.INTER_LINEAR)
-            parts.append((resized if pixels is None else resized[pixels])[..., :kept])
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+        channels = np.arange(stack.shape[-1]) if channels is None else channels
+        for start in range(0, len(channels), self.channel_group):
+            group = channels[start : start + self.channel_group]
+            kept = len(group)
+            padded = group if kept >= _MIN_CHANNELS else np.concatenate([group, np.repeat(group[-1:], _MIN_CHANNELS - kept)])
+            resized = resize(np.take(stack, padded, axis=-1), size, cv2.INTER_LINEAR)
+            values = (resized if pixels is None else resized[pixels])[..., :kept]
+            del resized  # not held by this generator while the caller uses `values` and the next group is made
+            yield group, values
 
     def _upsampled_argmax_all(self, probabilities: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Bilinear upsampling of every class probability, then argmax, a group of channels at a time."""
