@@ -331,7 +331,7 @@ class PSPNetPipeline:
             classes = np.flatnonzero(candidates)
             new = np.flatnonzero(candidates & ~resized_classes)
             # A group of classes at a time, each written into its columns: the new classes' maps
-            # and their values at `pixels` are never all held at once (490 → 300 MiB for a synthetic map
+            # and their values at `pixels` are never all held at once (490 → 283 MiB for a synthetic map
             # where 127 of ADE20K's classes meet).
             for group, values in self._resized_groups(probabilities, size, pixels, new):
                 values_at[:, group] = values
