@@ -139,12 +139,22 @@ def warm_up_quiet(report: dict) -> bool:
     return bool(models[last]["loaded"]) and report["networks_running"]["now"] == 0
 
 
-def wait_for_warm_up(url: str, deadline: float) -> None:
-    """Until the app's start-up warm-up is at rest (`bench.app_server.warm_up_quiet`, two looks a
-    second apart), or SystemExit at `deadline`."""
+def wait_for_warm_up(url: str, deadline: float) -> dict:
+    """Waits until the app's start-up warm-up is at rest (`warm_up_quiet` on two looks a second
+    apart) and returns the last /health.
+
+    Raises:
+        RuntimeError: the app answers no /health.
+        TimeoutError: still busy at `deadline` (a `time.monotonic()` value).
+    """
     idle = 0
-    while idle < 2:
-        idle = idle + 1 if warm_up_quiet(health(url)) else 0
+    while True:
+        report = health(url)
+        if not report:
+            raise RuntimeError(f"the app at {url} has no /health")
+        idle = idle + 1 if warm_up_quiet(report) else 0
+        if idle == 2:
+            return report
         if time.monotonic() > deadline:
-            raise SystemExit("the app's warm-up did not finish in time")
+            raise TimeoutError("the app's warm-up did not finish in time")
         time.sleep(1)

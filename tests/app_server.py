@@ -4,8 +4,9 @@ conftest's `default_app` and `pspnet_app` fixtures."""
 
 import time
 
-from bench.app_server import START_TIMEOUT_S, AppDidNotStart, RunningApp, free_port, running_app, warm_up_quiet
+from bench.app_server import START_TIMEOUT_S, AppDidNotStart, RunningApp, free_port, running_app
 from bench.app_server import health as app_health
+from bench.app_server import wait_for_warm_up as bench_wait_for_warm_up
 
 __all__ = [
     "SEEDED_PSPNETS",
@@ -35,13 +36,8 @@ def wait_for_warm_up(app: RunningApp, timeout_s: float = 600) -> dict:
     """Waits until the app's start-up warm-up has run (app.warm_up loads and runs, one after
     another, the small models, then the photo tab's default networks whose weights are here): the
     last of them is loaded (the models' cache may have let the first ones go again) and no network
-    has run for two looks a second apart. Returns the last /health."""
-    deadline = time.monotonic() + timeout_s
-    idle = 0
-    while True:
-        report = health(app.url)
-        idle = idle + 1 if warm_up_quiet(report) else 0
-        if idle == 2:
-            return report
-        assert time.monotonic() < deadline, f"the warm-up did not finish; the app's log:\n{app.log_tail()}"
-        time.sleep(1)
+    has run for two looks a second apart (`bench.app_server.wait_for_warm_up`). Returns the last /health."""
+    try:
+        return bench_wait_for_warm_up(app.url, time.monotonic() + timeout_s)
+    except TimeoutError:
+        raise AssertionError(f"the warm-up did not finish; the app's log:\n{app.log_tail()}") from None
