@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -148,6 +149,38 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_o
     assert averaged["valid"] != results["valid"]
     with pytest.raises(ValueError, match="at least two"):
         train_membrane.main([*common, "--average", str(first)])
+
+
+def test_pseudo_labels_follow_each_unlabelled_slice(membrane_dir):
+    # A network whose cell probability is its input: the pseudo-labels must be each slice's own
+    # bright pixels, turned back from all eight views to where they are (a view left turned, or
+    # slices in another order, would label one slice with another's pixels).
+    identity = keras.Sequential(
+        [keras.Input((None, None, 1)), keras.layers.Conv2D(1, 1, kernel_initializer="ones", use_bias=False)]
+    )
+    images, masks = train_membrane.pseudo_labelled_slices(identity, membrane_dir, 128)
+    paths = membrane.test_paths(membrane_dir)
+    assert images.shape == masks.shape == (len(paths), 512, 512, 1)
+    assert set(np.unique(masks)) == {0.0, 1.0}
+    bright = images[..., 0] >= 0.5
+    agreement = np.mean(masks[..., 0] == bright, axis=(1, 2))
+    shifted = np.mean(masks[..., 0] == np.roll(bright, 1, axis=0), axis=(1, 2))  # each slice against the next
+    turned = np.mean(masks[..., 0] == np.rot90(bright, axes=(1, 2)), axis=(1, 2))
+    assert agreement.min() > 0.8, agreement
+    assert agreement.min() > shifted.max() + 0.05 and agreement.min() > turned.max() + 0.05, (agreement, shifted, turned)
+
+
+def test_pseudo_label_stretch_records_itself(membrane_dir, membrane_one_epoch, tmp_path):
+    common = membrane_arguments(membrane_dir, tmp_path)
+    with pytest.raises(ValueError, match="--resume or --init-from"):
+        train_membrane.main([*common, "--epochs", "1", "--pseudo-labels"])
+    shutil.copytree(membrane_one_epoch[0], tmp_path, dirs_exist_ok=True)
+    results = train_membrane.main([*common, "--epochs", "1", "--resume", "--pseudo-labels", "--seed", "9"])
+    slices = len(membrane.test_paths(membrane_dir))
+    assert slices > 0
+    assert results["phases"][-1]["pseudo_labels"] == {"slices": slices, "labelled_repeats": train_membrane.LABELLED_REPEATS}
+    assert "pseudo_labels" not in results["phases"][0]
+    assert len(results["history"]["loss"]) == 2
 
 
 def test_python_dash_m_train_refuses_pretrained_and_unknown_models():

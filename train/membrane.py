@@ -15,6 +15,7 @@ Writes `<key>.weights.h5`, `<key>.metrics.json` and `<key>.loss.png` to the outp
 Example:
     python -m train membrane_unet --epochs 40
     python -m train membrane_noskip --epochs 25
+    python -m train membrane_unet_256 --resume --pseudo-labels --soft-labels --epochs 6   # self-training
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ DEFAULT_EPOCHS = 40
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_STEPS_PER_EPOCH = 40
 LEARNING_RATE = 1e-3  # BatchNormalization tolerates a larger rate than zhixuhao's 1e-4
+# With --pseudo-labels the 20 labelled slices are drawn twice as often as each unlabelled one,
+# so that the 30 slices labelled by the network itself do not outweigh the human labels.
+LABELLED_REPEATS = 2
 MODELS = tuple(registry.keys("membrane"))
 
 
@@ -81,6 +85,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--brightness", type=float, default=0.0, help="brightness drawn in ±this (intensities in [0, 1])")
     parser.add_argument("--contrast", type=float, default=0.0, help="contrast factor drawn in [1 − this, 1 + this]")
     parser.add_argument("--gamma", type=float, default=0.0, help="gamma drawn in [1 − this, 1 + this]")
+    parser.add_argument(
+        "--pseudo-labels",
+        action="store_true",
+        help="self-training: also train on the 30 unlabelled test slices, labelled by the starting weights "
+        "with test-time augmentation (use with --resume or --init-from); the labelled slices count twice",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
     parser.add_argument("--resume", action="store_true", help="start from the weights already in the output folder")
@@ -206,6 +216,30 @@ def validation_slices(root: Path, size: int, soft_masks: bool) -> tuple[np.ndarr
     return valid_x, valid_y, valid_full_y
 
 
+def pseudo_labelled_slices(model: keras.Model, root: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The unlabelled test slices at full resolution with the labels `model` gives them.
+
+    Each slice is reduced to the network's size as the validation slices are, its cell
+    probability averaged over the eight flips and rotations (the network's best guess, and the
+    views it is trained on), resized back to full resolution as `predict()` does and binarized at
+    the threshold: a mask like the human ones, which the augmentation then transforms and reduces.
+
+    Returns:
+        Images in [0, 1] and cell-interior masks (1 = cell), shape (N, 512, 512, 1).
+    """
+    paths = membrane.test_paths(root)
+    if not paths:
+        raise ValueError(f"--pseudo-labels: no unlabelled slices in {root / 'test'}")
+    images = np.stack([membrane.read_slice(path).astype(np.float32) / 255.0 for path in paths])
+    reduced = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in images])[..., None]
+    cell_probability = symmetric_mean(model, reduced)
+    full = images.shape[1]
+    masks = [
+        membrane_scores(cv2.resize(p[..., 0], (full, full), interpolation=cv2.INTER_LINEAR)) < THRESHOLD for p in cell_probability
+    ]
+    return images[..., None], np.stack(masks).astype(np.float32)[..., None]
+
+
 def train(arguments: argparse.Namespace) -> dict:
     spec = registry.get(arguments.model)
     if arguments.epochs < 1 or arguments.batch_size < 1 or arguments.steps_per_epoch < 1:
@@ -239,6 +273,15 @@ def train(arguments: argparse.Namespace) -> dict:
         if source.family != "membrane" or dict(source.arch_kwargs, input_size=None) != dict(arch_kwargs, input_size=None):
             raise ValueError(f"--init-from: {source.key} is not the same network as {spec.key} (only the input size may differ)")
         model.load_weights(settings.weights_dir() / source.weights_file)
+    pseudo = {}
+    if arguments.pseudo_labels:
+        if not (arguments.resume or arguments.init_from):
+            raise ValueError("--pseudo-labels needs trained starting weights: add --resume or --init-from")
+        extra_x, extra_y = pseudo_labelled_slices(model, root, size)
+        train_x = np.concatenate([train_x] * LABELLED_REPEATS + [extra_x])
+        train_y = np.concatenate([train_y] * LABELLED_REPEATS + [extra_y])
+        pseudo = {"pseudo_labels": {"slices": len(extra_x), "labelled_repeats": LABELLED_REPEATS}}
+        print(f"Self-training: {len(extra_x)} unlabelled slices labelled by the starting weights (TTA).", flush=True)
     model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=[accuracy])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
     training_data = augmented_dataset(
@@ -283,6 +326,7 @@ def train(arguments: argparse.Namespace) -> dict:
             "soft_labels": arguments.soft_labels,
             "seed": arguments.seed,
             **extra,
+            **pseudo,
         },
     ]
     results = {
