@@ -142,19 +142,22 @@ def test_skips_matter_for_membranes(membrane_dir):
 
 
 # The lecture's exercise after program 7: the same U-Net at 256×256. Measured on slices 20-24 at
-# 512×512 through predict() (resize to the network, run, resize back): 0.9265 for the committed
-# 256 model (elastic deformations and intensity changes, then the mean with a stretch trained on the
-# eight symmetries; 0.9246 before this issue) against 0.9146 for the 128 one
+# 512×512 through predict() (resize to the network, run, resize back): 0.9273 for the committed
+# 256 model (elastic deformations and intensity changes, the mean with a stretch trained on the
+# eight symmetries, then with a self-training stretch; 0.9265 before it, 0.9246 before this issue)
+# against 0.9146 for the 128 one
 # (weights/membrane_unet_256.metrics.json, docs/membranes.md). The issue's 0.930 is not reached;
 # these guard what was, and the weights before the retraining fail them.
-MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.926
-MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.813  # 0.8162 measured (0.808 before); the 128 model: 0.786
-# The challenge's adapted Rand error (mean over the slices): 0.224 measured, 0.324 before.
+MEMBRANE_256_FULL_RESOLUTION_ACCURACY_REACHED = 0.927
+MEMBRANE_256_FULL_RESOLUTION_F1_REACHED = 0.817  # 0.8184 measured (0.8162, 0.808 before); the 128 model: 0.786
+# The challenge's adapted Rand error (mean over the slices): 0.227 measured (0.224 without the
+# self-training stretch), 0.324 before.
 MEMBRANE_256_RAND_ERROR_REACHED = 0.24
-# With test-time augmentation (8 flips/rotations averaged): 0.9248, F1 0.8104, Rand 0.239 measured;
-# 0.9244, 0.8070, 0.285 for the weights committed before the symmetries; 0.9219, 0.7998, 0.3034 before
+# With test-time augmentation (8 flips/rotations averaged): 0.9252, F1 0.8113, Rand 0.223 measured;
+# 0.9248, 0.8104, 0.239 before the self-training stretch; 0.9244, 0.8070, 0.285 for the weights
+# committed before the symmetries; 0.9219, 0.7998, 0.3034 before
 # the issue.
-MEMBRANE_256_TTA_REACHED = {"accuracy": 0.924, "f1": 0.808, "rand_error": 0.26}
+MEMBRANE_256_TTA_REACHED = {"accuracy": 0.925, "f1": 0.811, "rand_error": 0.235}
 
 
 @functools.cache
