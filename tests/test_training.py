@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segdemo import architectures, registry
+import segdemo
+from segdemo import architectures, registry, settings
 from segdemo import metrics as segdemo_metrics
 from segdemo.datasets import eliret, membrane
 from train import eliret as train_eliret
@@ -168,6 +169,24 @@ def test_pseudo_labels_follow_each_unlabelled_slice(membrane_dir):
     turned = np.mean(masks[..., 0] == np.rot90(bright, axes=(1, 2)), axis=(1, 2))
     assert agreement.min() > 0.8, agreement
     assert agreement.min() > shifted.max() + 0.05 and agreement.min() > turned.max() + 0.05, (agreement, shifted, turned)
+
+
+def test_pseudo_labels_are_what_predict_gives_with_tta(membrane_dir, tmp_path):
+    # The committed 256 model labels three unlabelled slices as the app's own predict(tta=True)
+    # does: the same reduction, the same eight views turned back, the same resize and threshold.
+    spec = registry.get("membrane_unet_256")
+    model = architectures.build(spec.architecture, **spec.arch_kwargs)
+    model.load_weights(settings.weights_dir() / spec.weights_file)
+    (tmp_path / "test").mkdir()
+    chosen = membrane.test_paths(membrane_dir)[::12]
+    for path in chosen:
+        shutil.copy(path, tmp_path / "test" / path.name)
+    _, masks = train_membrane.pseudo_labelled_slices(model, tmp_path, spec.input_size[0])
+    for mask, path in zip(masks, chosen):
+        cells = segdemo.predict(path, spec.key, 0.5, tta=True).labels == 0
+        plain = segdemo.predict(path, spec.key, 0.5).labels == 0
+        assert np.mean((mask[..., 0] == 1) == cells) > 0.9999
+        assert np.mean((mask[..., 0] == 1) == plain) < 0.99  # the views matter: without them the labels differ
 
 
 def test_pseudo_label_stretch_records_itself(membrane_dir, membrane_one_epoch, tmp_path):

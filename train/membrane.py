@@ -220,8 +220,8 @@ def pseudo_labelled_slices(model: keras.Model, root: Path, size: int) -> tuple[n
     """The unlabelled test slices at full resolution with the labels `model` gives them.
 
     Each slice is reduced to the network's size as the validation slices are, its cell
-    probability averaged over the eight flips and rotations (the network's best guess, and the
-    views it is trained on), resized back to full resolution as `predict()` does and binarized at
+    probability averaged over the eight flips and rotations (so that a label does not depend on
+    the slice's orientation), resized back to full resolution as `predict()` does and binarized at
     the threshold: a mask like the human ones, which the augmentation then transforms and reduces.
 
     Returns:
