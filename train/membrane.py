@@ -138,12 +138,18 @@ def symmetric_mean(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return np.mean(undo_views(outputs), axis=0)
 
 
+def membrane_labels_at(cell_probability: np.ndarray, size: int) -> np.ndarray:
+    """Membrane labels (N, size, size) from the network's (N, h, w, 1) cell probabilities: resized
+    bilinearly and thresholded, as `predict()` does for a slice of that size."""
+    upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
+    return membrane_scores(upsampled) >= THRESHOLD
+
+
 def full_resolution_figures(cell_probability: np.ndarray, full_masks: np.ndarray) -> dict:
     """Accuracy, membrane IoU and F1, and the ISBI challenge's pixel error and adapted Rand error
     (mean over the slices) with the scores resized back to the masks' size, as `predict()` does."""
     size = full_masks.shape[1]
-    upsampled = np.stack([cv2.resize(p[..., 0], (size, size), interpolation=cv2.INTER_LINEAR) for p in cell_probability])
-    full_labels = membrane_scores(upsampled) >= THRESHOLD
+    full_labels = membrane_labels_at(cell_probability, size)
     full_truth = 1.0 - full_masks[..., 0]
     return {
         "size": size,
@@ -232,12 +238,8 @@ def pseudo_labelled_slices(model: keras.Model, root: Path, size: int) -> tuple[n
         raise ValueError(f"--pseudo-labels: no unlabelled slices in {root / 'test'}")
     images = np.stack([membrane.read_slice(path).astype(np.float32) / 255.0 for path in paths])
     reduced = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in images])[..., None]
-    cell_probability = symmetric_mean(model, reduced)
-    full = images.shape[1]
-    masks = [
-        membrane_scores(cv2.resize(p[..., 0], (full, full), interpolation=cv2.INTER_LINEAR)) < THRESHOLD for p in cell_probability
-    ]
-    return images[..., None], np.stack(masks).astype(np.float32)[..., None]
+    cells = ~membrane_labels_at(symmetric_mean(model, reduced), images.shape[1])
+    return images[..., None], cells.astype(np.float32)[..., None]
 
 
 def train(arguments: argparse.Namespace) -> dict:
