@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.load import peak_rss_mib
+
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("pspnet_voc", "pspnet_ade20k", "pspnet_cityscapes")
 MODES = ("tf-float32", "tf-bfloat16", "tf-onednn-amp", "ov-float32", "ov-bfloat16", "ov-int8")
@@ -46,7 +47,9 @@ END_TO_END_PHOTO = "ade_bakery.jpg"
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child
+    # started by a parent that had just calibrated the weights reported the parent's peak.
+    return peak_rss_mib(os.getpid())
 
 
 def _timed(run, batch, repeats: int) -> float:

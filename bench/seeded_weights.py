@@ -73,14 +73,18 @@ FEATURE_DIMENSIONS = 8
 """The class prototypes live in the span of the features' main directions over the photos."""
 RESIDUAL_GAMMA = 0.2
 """Scale of the last batch normalisation's gamma in each residual branch."""
+SMALL_RESIDUAL_GAMMA = 0.05
+"""The same scale in the "small_branches" variant."""
 TARGET_CONFIDENCE = 0.85
 """The mean top-class probability over the calibration photos' pixels, as trained PSPNets give."""
-STAND_INS = ("committed", "unwhitened", "shaped_stem")
+STAND_INS = ("committed", "unwhitened", "shaped_stem", "small_branches")
 """Variants of the recipe, measured in docs/int8.md ("Two more stand-ins"): "committed" is the one
 every bench and test uses; "unwhitened" gives the head the features' main directions at their own
 scale instead of whitened; "shaped_stem" is that plus the first convolution's filters multiplied by
 the square root of the photos' patch covariance (random filters on smooth photos respond weakly, and
-the calibrated batch normalisation after them then multiplies pixel noise)."""
+the calibrated batch normalisation after them then multiplies pixel noise); "small_branches" is
+"unwhitened" with residual branches four times smaller (SMALL_RESIDUAL_GAMMA: a random deep network
+amplifies a small change of its input block after block, and smaller branches amplify less)."""
 
 
 def _run_calibrating(model, batch, on_batch_norm):
@@ -143,10 +147,11 @@ def make_trained_like(
     apply_seeded_weights(model, seed)
     if stand_in == "shaped_stem":
         _shape_first_convolution(model, batch)
+    branch_scale = SMALL_RESIDUAL_GAMMA if stand_in == "small_branches" else RESIDUAL_GAMMA
     for layer in model.layers:  # 1. small residual branches
         if layer.name.endswith("_1x1_increase_bn"):
             gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([gamma * RESIDUAL_GAMMA, beta * RESIDUAL_GAMMA, mean, variance])
+            layer.set_weights([gamma * branch_scale, beta * branch_scale, mean, variance])
 
     def calibrate(layer, inputs):  # 2. statistics of what the layer sees
         values = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(inputs, "float32")), np.float64)
