@@ -68,7 +68,7 @@ def measure(key: str, repeats: int, skip: list[str]) -> dict:
     import tensorflow as tf
 
     import segdemo
-    from segdemo import cpu, engines, health, images, registry, runtime, samples, settings
+    from segdemo import cpu, engines, images, registry, runtime, samples, settings
 
     spec = registry.get(key)
     loaded = runtime.get(key)  # TensorFlow float32 (the child runs with SEGDEMO_ENGINE=tensorflow)
@@ -148,7 +148,7 @@ def measure(key: str, repeats: int, skip: list[str]) -> dict:
     return {
         "key": key,
         "rows": rows,
-        "flags": sorted(settings.cpu_flags() & set(health.DECIDING_FLAGS)),
+        "flags": sorted(settings.cpu_flags() & set(settings.DECIDING_FLAGS)),
     }
 
 

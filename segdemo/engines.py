@@ -20,7 +20,8 @@ candidate is then measured against TensorFlow float32 on the shipped photos: the
 times faster than float32 on TensorFlow, timed in the same run. The first candidate that passes,
 in the order of `candidates()`, runs from then on; the verdict and the converted models are kept
 under SEGDEMO_CACHE_DIR keyed by the weights' digest and the libraries' versions, so a restart
-reuses them without measuring again.
+reuses them without measuring again; the verdict names the machine it was measured on
+(`segdemo.settings.machine`), and on another machine only the measurement is redone.
 
 OpenVINO is optional: where it is missing, fails to convert, or loses the labels, TensorFlow runs.
 Its telemetry is turned off before it is imported (`telemetry_off`). Intel does not officially support it on AMD
@@ -528,19 +529,33 @@ def stored_model(folder: Path, numbers: str) -> Path:
     return folder / f"{numbers}.xml"
 
 
-def read_verdict(folder: Path) -> dict | None:
+def read_verdict(folder: Path, machine: str | None = None) -> dict | None:
+    """The verdict kept in `folder`; None when there is none or, given `machine`
+    (`segdemo.settings.machine`), when it was measured on another machine: which modes were
+    candidates and which was faster depend on the CPU, and a cache folder may outlive it (a Space's
+    persistent storage across a change of hardware). The converted models are kept: only the
+    measurement is redone."""
     try:
-        return json.loads((folder / "verdict.json").read_text())
+        verdict = json.loads((folder / "verdict.json").read_text())
     except (OSError, ValueError):
         return None
+    if machine is not None and verdict.get("machine") != machine:
+        return None
+    return verdict
 
 
-def write_verdict(folder: Path, precision: str, chosen: Mode, verdicts: list[Verdict]) -> None:
+def write_verdict(folder: Path, precision: str, chosen: Mode, verdicts: list[Verdict], machine: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "verdict.json.part"
     partial.write_text(
         json.dumps(
-            {"precision": precision, "chosen": chosen.slug, "verdicts": [verdict.as_json() for verdict in verdicts]}, indent=1
+            {
+                "precision": precision,
+                "chosen": chosen.slug,
+                "machine": machine,
+                "verdicts": [verdict.as_json() for verdict in verdicts],
+            },
+            indent=1,
         )
     )
     partial.replace(folder / "verdict.json")

@@ -7,9 +7,6 @@ import os
 from segdemo import cpu, registry, runtime, settings, weights
 from segdemo.output_cache import CACHE
 
-DECIDING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-"""The CPU flags that decide how fast int8 and bfloat16 run (reported by /health)."""
-
 
 def weights_state(spec: registry.ModelSpec, offline: bool) -> str:
     """The state of a model's weights: "present" (a weights folder, the download cache or the
@@ -52,7 +49,7 @@ def report() -> dict:
         # TensorFlow's thread pools as sized from "cores" and "workers" (None until it is imported).
         "threads": runtime.threads(),
         # The CPU flags that decide how fast int8 and bfloat16 run: those checked, and those this CPU has.
-        "cpu_flags": {"checked": list(DECIDING_FLAGS), "present": sorted(flags & set(DECIDING_FLAGS))},
+        "cpu_flags": {"checked": list(settings.DECIDING_FLAGS), "present": sorted(flags & set(settings.DECIDING_FLAGS))},
         "models": models,
         "output_cache": output_cache,
     }

@@ -288,10 +288,12 @@ def _tail_from_configs(configs: list[dict], raw_shape: tuple[int, ...]):
 def _cached_openvino(loaded: LoadedModel):
     """(mode, run, serialized tail layers, raw shape) when an earlier measurement of these very weights chose
     an OpenVINO mode and its model compiles; otherwise None (the Keras network is built)."""
+    from segdemo import settings
+
     folder = loaded.engines_folder
     if loaded.spec.raw_output_layer is None or folder is None:
         return None
-    known = engines.read_verdict(folder)
+    known = engines.read_verdict(folder, settings.machine())
     tail = _read_tail(folder)
     if known is None or tail is None or known.get("precision") != loaded.precision:
         return None
@@ -371,7 +373,7 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     """
     import keras
 
-    from segdemo import images, samples
+    from segdemo import images, samples, settings
 
     log = log or LOG.info
     modes = loaded.openvino_modes
@@ -415,7 +417,10 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
         stored = engines.stored_model(folder, mode.numbers).with_suffix(".bin")
         return engines.compile_openvino(openvino_model(mode.numbers), mode.numbers, cpu.usable_cores(), stored)
 
-    known = engines.read_verdict(folder)
+    machine = settings.machine()
+    known = engines.read_verdict(folder, machine)
+    if known is None and engines.read_verdict(folder) is not None:
+        log(f"{spec.key}: the verdict kept was measured on another machine; measuring again on {machine}")
     if known is not None and known.get("precision") == loaded.precision:
         chosen = next((mode for mode in modes if mode.slug == known.get("chosen")), engines.REFERENCE)
         if chosen == loaded.mode:  # started from the engines' cache (`_cached_openvino`)
@@ -434,7 +439,7 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
             log(f"{spec.key}: {chosen.label} (measured before)")
             return chosen
     if isolated:
-        if _measure_in_child(loaded, log) and engines.read_verdict(folder) is not None:
+        if _measure_in_child(loaded, log) and engines.read_verdict(folder, machine) is not None:
             return optimise(loaded, log, isolated=False)  # reads the child's verdict, compiles the chosen model
         log(f"{spec.key}: the measurement failed; TensorFlow float32 runs it")
         return loaded.mode
@@ -443,7 +448,7 @@ def optimise(loaded: LoadedModel, log=None, isolated: bool = True) -> engines.Mo
     chosen, run, verdicts = engines.choose(
         modes, build, loaded._tensorflow_raw, loaded.tail, photos, log=lambda line: log(f"{spec.key}: {line}")
     )
-    engines.write_verdict(folder, loaded.precision, chosen, verdicts)
+    engines.write_verdict(folder, loaded.precision, chosen, verdicts, machine)
     if chosen.engine == engines.OPENVINO:
         _write_tail(folder, loaded)  # the next start needs no Keras network
     loaded.use(chosen, run)

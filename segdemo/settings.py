@@ -54,6 +54,8 @@ PRECISIONS = ("exact", "fast")
 ENGINES = ("auto", "tensorflow", "openvino")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags that mean native bfloat16 arithmetic (AVX-512 BF16, AMX)."""
+DECIDING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The CPU flags that decide how fast int8 and bfloat16 run (reported by /health, kept with each verdict)."""
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -150,6 +152,28 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
         if name.strip() in ("flags", "Features"):
             return frozenset(value.split())
     return frozenset()
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU's model name, from /proc/cpuinfo (or the given text); "" where it cannot be read."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return ""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "model name":
+            return value.strip()
+    return ""
+
+
+def machine() -> str:
+    """What a measured verdict depends on (`segdemo.engines`): the CPU's model, the cores this process
+    may use and the flags that decide how fast int8 and bfloat16 run. A Space's persistent storage
+    outlives a change of hardware; a verdict taken on another machine is measured again."""
+    present = sorted(cpu_flags() & set(DECIDING_FLAGS))
+    return f"{cpu_model() or 'unknown CPU'}; {cpu.usable_cores()} cores; {' '.join(present) or 'none of ' + ' '.join(DECIDING_FLAGS)}"
 
 
 def native_bf16(flags: frozenset[str] | None = None) -> bool:

@@ -101,8 +101,8 @@ def test_health_reports_cores_workers_and_flags(monkeypatch):
     running = report["networks_running"]
     assert 0 <= running["now"] <= running["peak"]
     flags = report["cpu_flags"]
-    assert flags["checked"] == list(health.DECIDING_FLAGS)
-    assert set(flags["present"]) == settings.cpu_flags() & set(health.DECIDING_FLAGS)
+    assert flags["checked"] == list(settings.DECIDING_FLAGS)
+    assert set(flags["present"]) == settings.cpu_flags() & set(settings.DECIDING_FLAGS)
 
 
 @pytest.mark.slow

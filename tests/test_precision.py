@@ -11,6 +11,8 @@ bfloat16 network is emulated here (slow, but the same arithmetic); the app itsel
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -200,6 +202,35 @@ def test_a_mode_that_breaks_is_skipped_and_float32_kept():
     assert "no OpenVINO int8 here" in verdicts[0].reason
 
 
+def test_a_verdict_names_its_machine_and_is_measured_again_on_another(tmp_path):
+    """A cache folder can outlive its hardware (a Space's persistent storage when the hardware
+    changes): which modes were candidates and which ran faster were measured on one CPU and one
+    number of cores. A verdict names them; on another machine it is not reused."""
+    if cpu.usable_cores() < 2:
+        pytest.skip("needs two usable cores to compare with one")
+    here = settings.machine()
+    assert settings.cpu_model() in here and f"{cpu.usable_cores()} cores" in here
+    found = engines.Agreement(0.998, 0.99, 0.004)
+    verdict = engines.Verdict(engines.Mode(engines.OPENVINO, "int8"), found, 0.5, 1.5, True)
+    engines.write_verdict(tmp_path, "fast", verdict.mode, [verdict], here)
+    assert engines.read_verdict(tmp_path, here)["chosen"] == "openvino-int8"
+    # The same code, allowed one core only: another machine as far as timings go.
+    one_core = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from segdemo import settings; print(settings.machine())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert one_core.endswith(here.split("; ", 2)[2]) and "; 1 cores; " in one_core
+    assert engines.read_verdict(tmp_path, one_core) is None
+    assert engines.read_verdict(tmp_path) is not None  # kept on disk: the next measurement rewrites it
+
+
 @pytest.mark.slow
 def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos, exact_results, monkeypatch):
     """The real thing on the small network: conversion, int8 quantization, the measurement against
@@ -217,7 +248,7 @@ def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos,
     assert any(line.startswith(f"{small_spec.key}: measuring OpenVINO int8") for line in lines), lines  # the child's lines
     [verdict_file] = settings.cache_dir().glob("engines/**/verdict.json")
     verdict = json.loads(verdict_file.read_text())
-    assert verdict["chosen"] == chosen.slug and verdict["precision"] == "fast"
+    assert verdict["chosen"] == chosen.slug and verdict["precision"] == "fast" and verdict["machine"] == settings.machine()
     tried = {entry["mode"]: entry for entry in verdict["verdicts"]}
     assert "openvino-int8" in tried and tried["openvino-int8"]["labels"] is not None
     assert (verdict_file.parent / "int8.xml").is_file() and (verdict_file.parent / "float32.xml").is_file()
@@ -253,6 +284,10 @@ def test_openvino_is_measured_once_then_reused(small_spec, trained_like, photos,
     assert runtime.optimise(again, log=lines.append) == chosen == again.mode
     assert len(lines) == before, lines[before:]
     assert again.model is not None and again.intermediate(np.zeros((1, SIDE, SIDE, 3), np.float32), ["conv6"])  # on demand
+    # Read back on another machine, the same verdict is not reused: the next start measures again.
+    verdict["machine"] = "another CPU; 64 cores; avx2"
+    verdict_file.write_text(json.dumps(verdict))
+    assert runtime._cached_openvino(runtime.LoadedModel(small_spec)) is None
 
 
 def test_shaped_stem_filters_follow_the_photos_and_keep_their_norms():
