@@ -384,6 +384,15 @@ def png_bytes(pixels: np.ndarray, compress_level: int = 6) -> bytes:
     return buffer.getvalue()
 
 
+def jpeg_bytes(pixels: np.ndarray, quality: int = 90) -> bytes:
+    """An RGB image array as JPEG bytes: for pictures to look at (an overlay on a photo), not for
+    label maps. A 12-megapixel overlay takes about 0.1 s and 1.5 MB, against 0.9 s and 13 MB as a
+    PNG at zlib's fastest level."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def label_png(labels: np.ndarray) -> bytes:
     """The label map as an 8-bit grey PNG: each pixel holds its class index; unlabelled pixels
     (below the threshold) hold `LABEL_PNG_UNLABELLED` (255).

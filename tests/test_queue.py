@@ -116,6 +116,6 @@ def test_the_views_a_browser_asks_next_come_from_the_cache_at_display_size(app, 
         with Image.open(picture) as shown:
             assert max(shown.size) == SLIDER_SIDE, shown.size
     files = [str(output.get("value")) for output in outputs if isinstance(output, dict) and output.get("value")]
-    overlay_download = next(path for path in files if path.endswith("_overlay.png"))
+    overlay_download = next(path for path in files if path.endswith("_overlay.jpg"))
     with Image.open(overlay_download) as full:
         assert full.size == (2400, 1600)
