@@ -172,14 +172,16 @@ _SPECS = (
 
 
 def _membrane(key: str, title: str, description: str, skip_connections: bool, size: int = 128) -> ModelSpec:
-    """A membrane model: size×size grey input; images of any size are resized to it and back."""
+    """A membrane model: size×size grey input; images of any size are resized to it and back.
+    The network mirrors an eighth of the side beyond each border and crops it from its output
+    (the U-Net paper's overlap-tile strategy; docs/membranes.md)."""
     return ModelSpec(
         key=key,
         title=title,
         family="membrane",
         task=BINARY,
         architecture="membrane_unet",
-        arch_kwargs={"base_filters": 32, "input_size": (size, size), "skip_connections": skip_connections},
+        arch_kwargs={"base_filters": 32, "input_size": (size, size), "skip_connections": skip_connections, "mirror": size // 8},
         colour_mode="grey",
         input_size=(size, size),
         classes=palettes.MEMBRANE_CLASSES,

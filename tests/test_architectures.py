@@ -53,6 +53,30 @@ def test_membrane_unet_with_and_without_skips():
     assert with_skips(np.zeros((1, 64, 64, 1), np.float32), training=False).shape == (1, 64, 64, 1)
 
 
+def test_mirrored_border_is_the_lecture_network_on_the_mirrored_slice():
+    """The overlap-tile strategy: the network with `mirror` gives, on a slice, what the lecture's
+    network (same weights) gives on the slice with its borders mirrored, cropped back; and its
+    border pixels differ from the lecture network's on the bare slice (they see context, not zeros)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    image = np.random.default_rng(3).random((1, 48, 64, 1)).astype(np.float32)
+    mirrored = build_membrane_unet(base_filters=4, input_size=(48, 64), mirror=16)
+    lecture = build_membrane_unet(base_filters=4, input_size=(80, 96))
+    lecture.set_weights(mirrored.get_weights())  # the border layers hold no weights
+    padded = np.pad(image, ((0, 0), (16, 16), (16, 16), (0, 0)), mode="symmetric")
+    ours = np.asarray(mirrored(image, training=False))
+    assert ours.shape == image.shape
+    np.testing.assert_allclose(ours, np.asarray(lecture(padded, training=False))[:, 16:-16, 16:-16], atol=1e-5)
+    bare = build_membrane_unet(base_filters=4, input_size=(48, 64))
+    bare.set_weights(mirrored.get_weights())
+    border = np.ones((48, 64), bool)
+    border[4:-4, 4:-4] = False
+    assert np.abs(ours - np.asarray(bare(image, training=False)))[0, ..., 0][border].max() > 1e-3
+    with pytest.raises(ValueError, match="multiple of 8"):
+        build_membrane_unet(base_filters=4, input_size=(48, 64), mirror=12)
+
+
 def test_lecture_width_membrane_unet_has_the_lecture_filters():
     model = build_membrane_unet(base_filters=64)
     filters = sorted({layer.filters for layer in model.layers if layer.name.startswith("down") and "conv" in layer.name})

@@ -54,7 +54,11 @@ def test_layer_list_matches_the_model(key):
 def test_no_skip_network_has_no_skip_layers():
     infos = inside.layers_of("membrane_noskip")
     assert not [info for info in infos if info.role == "skip"]
-    assert {info.role for info in infos} == {"input", "encoder", "bottleneck", "decoder"}
+    assert {info.role for info in infos} == {"input", "border", "encoder", "bottleneck", "decoder"}
+    # The mirrored border (the U-Net paper's overlap-tile) comes first and its crop last, back to the input's size.
+    assert [info.kind for info in infos if info.role == "border"] == ["MirrorBorder", "Cropping2D"]
+    assert infos[1].role == infos[-1].role == "border" and infos[-1].shape == infos[0].shape
+    assert infos[1].shape[0] == infos[0].shape[0] + 2 * registry.get("membrane_noskip").arch_kwargs["mirror"]
 
 
 def test_feature_maps_come_from_the_real_model(eliret_image):

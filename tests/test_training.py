@@ -92,7 +92,8 @@ def membrane_one_epoch(membrane_dir, tmp_path_factory) -> tuple[Path, dict]:
 
 def test_membrane_smoke_run(membrane_dir, membrane_one_epoch):
     folder, results = membrane_one_epoch
-    model = architectures.build("membrane_unet", base_filters=4, skip_connections=False)
+    # The registry's network (its mirrored border included) at the smoke run's width.
+    model = architectures.build("membrane_unet", **dict(registry.get("membrane_noskip").arch_kwargs, base_filters=4))
     model.load_weights(folder / "membrane_noskip.weights.h5")
     assert results["valid"]["full_resolution"]["size"] == 512
     # The validation accuracy is the written network's: recomputed from the file on slices 20-24.

@@ -272,7 +272,9 @@ def train(arguments: argparse.Namespace) -> dict:
         model.load_weights(weights_path)
     elif arguments.init_from:
         source = registry.get(arguments.init_from)
-        if source.family != "membrane" or dict(source.arch_kwargs, input_size=None) != dict(arch_kwargs, input_size=None):
+        # The weights do not depend on the input's size nor on the mirrored border's width.
+        unsized = {"input_size": None, "mirror": None}
+        if source.family != "membrane" or dict(source.arch_kwargs, **unsized) != dict(arch_kwargs, **unsized):
             raise ValueError(f"--init-from: {source.key} is not the same network as {spec.key} (only the input size may differ)")
         model.load_weights(settings.weights_dir() / source.weights_file)
     pseudo = {}

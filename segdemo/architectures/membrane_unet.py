@@ -6,6 +6,30 @@ import keras
 from keras import layers
 
 
+@keras.saving.register_keras_serializable(package="segdemo")
+class MirrorBorder(layers.Layer):
+    """Pads each side of the image by `pixels` with its own mirror image (the edge row repeated
+    once, as `numpy.pad(mode="symmetric")`): the U-Net paper's overlap-tile strategy, which gives
+    the network context at the borders of a slice instead of zeros."""
+
+    def __init__(self, pixels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if pixels < 0:
+            raise ValueError(f"pixels must be 0 or more, not {pixels}.")
+        self.pixels = int(pixels)
+
+    def call(self, inputs):
+        side = self.pixels
+        return keras.ops.pad(inputs, [[0, 0], [side, side], [side, side], [0, 0]], mode="symmetric")
+
+    def compute_output_shape(self, input_shape):
+        grown = [None if size is None else size + 2 * self.pixels for size in input_shape[1:3]]
+        return (input_shape[0], *grown, input_shape[3])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pixels": self.pixels}
+
+
 def _conv_block(x, filters: int, prefix: str):
     """Two 3×3 convolutions, each followed by BatchNormalization and ReLU."""
     for index in (1, 2):
@@ -24,6 +48,7 @@ def build_membrane_unet(
     input_size: tuple[int, int] = (128, 128),
     skip_connections: bool = True,
     dropout: float = 0.5,
+    mirror: int = 0,
     name: str = "membrane_unet",
 ) -> keras.Model:
     """Builds the U-Net of lecture program 7.
@@ -41,13 +66,19 @@ def build_membrane_unet(
         skip_connections: False builds the lecture exercise's ablation: the same network
             with the skip connections removed.
         dropout: dropout rate after the two deepest levels.
+        mirror: pixels mirrored on each side of the input before the first convolution and
+            cropped from the output after the last (`MirrorBorder`, the U-Net paper's overlap-tile
+            strategy); a multiple of 8, so the three poolings still divide the grown input.
+            0 builds the lecture's network, whose convolutions see zeros beyond the slice.
         name: the model's name.
 
     Returns:
         A Keras model mapping (batch, H, W, 1) to (batch, H, W, 1) in [0, 1].
     """
+    if mirror % 8:
+        raise ValueError(f"mirror must be a multiple of 8 (the three poolings), not {mirror}.")
     inputs = keras.Input(shape=(*input_size, 1), name="image")
-    x = inputs
+    x = MirrorBorder(mirror, name="mirror_border")(inputs) if mirror else inputs
     skips = []
     depth = 4
     for level in range(depth):
@@ -67,4 +98,6 @@ def build_membrane_unet(
             x = layers.Concatenate(name=f"skip{level + 1}")([skips[level], x])
         x = _conv_block(x, filters, f"up{level + 1}")
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="cell_probability")(x)
+    if mirror:
+        outputs = layers.Cropping2D(mirror, name="crop_border")(outputs)
     return keras.Model(inputs, outputs, name=name)

@@ -25,6 +25,7 @@ ROLE_COLOURS = {
     "decoder": (240, 170, 90),
     "skip": (110, 200, 120),
     "pyramid": (230, 110, 120),
+    "border": (240, 220, 110),
 }
 # Where each family's networks appear in the lecture (PSI3472), for the model cards.
 LECTURE_FIGURES = {"eliret_fcn": "4–6", "eliret_unet": "9–11", "membrane": "12–14", "pspnet": "15–16"}
@@ -161,6 +162,10 @@ def _diagram_nodes(infos: list[LayerInfo]) -> tuple[list[tuple[str, tuple[int, .
     return [(label, tuple(shape), role, count) for label, shape, role, count, _ in nodes], box_of
 
 
+TOP = 34
+"""The diagram's first box starts this far down: the page shows the picture's label over its top-left corner."""
+
+
 def diagram(infos: list[LayerInfo]) -> np.ndarray:
     """The network as a column of boxes, one per layer (pass-through layers folded in, PSPNet's
     residual units one box per stage): each box's width grows with the map's side, its colour says
@@ -169,16 +174,19 @@ def diagram(infos: list[LayerInfo]) -> np.ndarray:
     nodes, box_of = _diagram_nodes(infos)
     box_height, gap, width, margin = 30, 6, 600, 48
     largest = max(max(shape[0], shape[1]) for _, shape, _, _ in nodes)
-    canvas = Image.new("RGB", (width, 34 + len(nodes) * (box_height + gap)), "white")
+    canvas = Image.new("RGB", (width, TOP + len(nodes) * (box_height + gap) + 26), "white")
     draw = ImageDraw.Draw(canvas)
     left = 8
-    for role in ROLES:
-        draw.rectangle([left, 8, left + 14, 22], fill=ROLE_COLOURS[role], outline="black")
-        draw.text((left + 18, 8), role, fill="black", font=render.font(12))
+    # The legend goes below the boxes, clear of the picture's label.
+    legend_top = TOP + len(nodes) * (box_height + gap) + 4
+    present = {role for _, _, role, _ in nodes}
+    for role in (role for role in ROLES if role in present):  # the legend names the parts this network has
+        draw.rectangle([left, legend_top, left + 14, legend_top + 14], fill=ROLE_COLOURS[role], outline="black")
+        draw.text((left + 18, legend_top), role, fill="black", font=render.font(12))
         left += 24 + int(render.font(12).getlength(role))
     lefts = []
     for index, (label, shape, role, _) in enumerate(nodes):
-        top = 34 + index * (box_height + gap)
+        top = TOP + index * (box_height + gap)
         side = max(shape[0], shape[1])
         box_width = 150 + int(220 * np.log2(max(side, 1)) / max(np.log2(max(largest, 2)), 1))
         left = margin + (width - margin - 190 - box_width) // 2
@@ -199,8 +207,8 @@ def diagram(infos: list[LayerInfo]) -> np.ndarray:
                 continue
             x = 8 + 8 * (lane % 5)
             lane += 1
-            y0 = 34 + origin * (box_height + gap) + box_height // 2
-            y1 = 34 + target * (box_height + gap) + box_height // 2
+            y0 = TOP + origin * (box_height + gap) + box_height // 2
+            y1 = TOP + target * (box_height + gap) + box_height // 2
             draw.line(
                 [(lefts[origin], y0), (x, y0), (x, y1), (lefts[target], y1)], fill=ROLE_COLOURS["skip"][:2] + (60,), width=3
             )

@@ -18,7 +18,9 @@ from PIL import Image, ImageDraw
 from segdemo import images, registry, render, runtime
 from segdemo.inside.pictures import colourise
 
-ROLES = ("input", "encoder", "bottleneck", "decoder", "skip", "pyramid")
+ROLES = ("input", "encoder", "bottleneck", "decoder", "skip", "pyramid", "border")
+BORDER_KINDS = ("MirrorBorder", "Cropping2D")
+"""The membrane networks' mirrored border and its crop (the U-Net paper's overlap-tile)."""
 MAX_CHANNELS = 16
 PYRAMID_CONCAT = "conv5_3_concat"
 """PSPNet's concatenation of the features and the four pooled branches: how `layer_list` recognises a PSPNet."""
@@ -37,7 +39,8 @@ class LayerInfo:
         kind: the Keras class name, e.g. "Conv2D".
         shape: the output's (height, width, channels) at the input size asked for.
         role: "input", "encoder", "bottleneck", "decoder", "skip" (a concatenation of an
-            encoder map with a decoder map) or "pyramid" (PSPNet's pyramid pooling module).
+            encoder map with a decoder map), "pyramid" (PSPNet's pyramid pooling module) or
+            "border" (the membrane networks' mirrored border and the crop that removes it).
         inputs: names of the layers that feed this one.
     """
 
@@ -116,11 +119,14 @@ def layer_list(model, input_shape: tuple[int, int, int] | None = None) -> list[L
             elif index > concat:
                 roles[index] = "decoder"
     else:
-        areas = [shape[0] * shape[1] if kinds[index] != "InputLayer" else None for index, shape in enumerate(shapes)]
+        for index, kind in enumerate(kinds):
+            if kind in BORDER_KINDS:
+                roles[index] = "border"
+        areas = [shape[0] * shape[1] if roles[index] not in ("input", "border") else None for index, shape in enumerate(shapes)]
         smallest = min(area for area in areas if area is not None)
         at_smallest = [index for index, area in enumerate(areas) if area == smallest]
         for index in range(len(names)):
-            if roles[index] == "input":
+            if roles[index] in ("input", "border"):
                 continue
             if at_smallest[0] <= index <= at_smallest[-1]:
                 roles[index] = "bottleneck"

@@ -28,8 +28,10 @@ def _decoder_levels(infos: list[LayerInfo], other: set[str]) -> list[LayerInfo]:
         if info.role in ("decoder", "bottleneck") and info.name in other and many and info.kind not in ("Concatenate", "Dropout"):
             levels[info.shape[:2]] = info
     chosen = list(levels.values())
-    if infos[-1].name in other and infos[-1] not in chosen:
-        chosen.append(infos[-1])
+    # The output before a mirrored border is cropped off (membranes): the same side as the last level.
+    output = next(info for info in reversed(infos) if info.role != "border")
+    if output.name in other and output not in chosen:
+        chosen.append(output)
     return chosen
 
 

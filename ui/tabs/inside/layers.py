@@ -18,6 +18,7 @@ ROLE_NAMES = {
     "decoder": ("decoder", "decodificador"),
     "skip": ("skip connection", "conexão de atalho"),
     "pyramid": ("pyramid pooling", "pirâmide de pooling"),
+    "border": ("mirrored border", "borda espelhada"),
 }
 
 
@@ -59,13 +60,13 @@ def _role(role: str, language: str) -> str:
 
 
 def _default_layer(layers: list[inside.LayerInfo]) -> str:
-    """A first layer worth showing: the last encoder layer at half the input's resolution."""
-    half = [
-        info
-        for info in layers
-        if info.role == "encoder" and info.shape[0] * 2 == layers[0].shape[0] and info.kind != "MaxPooling2D"
-    ]
-    return (half[-1] if half else layers[1]).name
+    """A first layer worth showing: the last encoder layer at half the encoder's first resolution
+    (the input's, or the input's with its mirrored border)."""
+    encoder = [info for info in layers if info.role == "encoder"]
+    if not encoder:
+        return layers[1].name
+    half = [info for info in encoder if info.shape[0] * 2 == encoder[0].shape[0] and info.kind != "MaxPooling2D"]
+    return (half[-1] if half else encoder[0]).name
 
 
 def layer_choices(model_key, request: gr.Request):
