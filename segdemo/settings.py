@@ -140,32 +140,29 @@ def _folder(environ, name: str) -> Path | None:
     return Path(text).expanduser() if text else None
 
 
-def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
-    """The CPU's feature flags, from /proc/cpuinfo (or the given text); empty where it cannot be read."""
+def _cpuinfo_value(names: tuple[str, ...], cpuinfo: str | None) -> str | None:
+    """The first /proc/cpuinfo (or the given text's) field named one of `names`; None where there is
+    none or the file cannot be read."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
-            return frozenset()
+            return None
     for line in cpuinfo.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
+        if name.strip() in names:
+            return value
+    return None
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags, from /proc/cpuinfo (or the given text); empty where it cannot be read."""
+    return frozenset((_cpuinfo_value(("flags", "Features"), cpuinfo) or "").split())
 
 
 def cpu_model(cpuinfo: str | None = None) -> str:
     """The CPU's model name, from /proc/cpuinfo (or the given text); "" where it cannot be read."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return ""
-    for line in cpuinfo.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() == "model name":
-            return value.strip()
-    return ""
+    return (_cpuinfo_value(("model name",), cpuinfo) or "").strip()
 
 
 def machine() -> str:

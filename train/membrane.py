@@ -275,7 +275,9 @@ def train(arguments: argparse.Namespace) -> dict:
         # The weights do not depend on the input's size nor on the mirrored border's width.
         unsized = {"input_size": None, "mirror": None}
         if source.family != "membrane" or dict(source.arch_kwargs, **unsized) != dict(arch_kwargs, **unsized):
-            raise ValueError(f"--init-from: {source.key} is not the same network as {spec.key} (only the input size may differ)")
+            raise ValueError(
+                f"--init-from: {source.key} is not the same network as {spec.key} (only the input size and the mirrored border may differ)"
+            )
         model.load_weights(settings.weights_dir() / source.weights_file)
     pseudo = {}
     if arguments.pseudo_labels:
