@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from segdemo import render
 from segdemo.output_cache import CachedOutput
 from segdemo.registry import BINARY, ModelSpec
 from segdemo.render import UNLABELLED, UNLABELLED_NAME
@@ -172,11 +173,9 @@ def legend_entries(
     if confidence is not None:
         _check_same_shape(labels, confidence)
     names = names or {}
-    flat = labels.ravel().astype(np.intp) + 1
-    if flat.size and (flat.min() < 0 or flat.max() > len(classes)):
-        raise ValueError(f"Labels must lie in -1..{len(classes) - 1}, got {flat.min() - 1}..{flat.max() - 1}.")
-    counts = np.bincount(flat, minlength=len(classes) + 1)
-    sums = np.bincount(flat, weights=confidence.ravel(), minlength=len(classes) + 1) if confidence is not None else None
+    if labels.size and (labels.min() < UNLABELLED or labels.max() >= len(classes)):
+        raise ValueError(f"Labels must lie in -1..{len(classes) - 1}, got {labels.min()}..{labels.max()}.")
+    counts, sums = render.class_counts(labels, len(classes) + 1, confidence)
     total = max(int(labels.size), 1)
     entries = []
     for slot in np.flatnonzero(counts):

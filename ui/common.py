@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -176,6 +177,30 @@ class UploadedImage(gr.Image):
         return str(payload.path)
 
 
+def _remove_old_outputs() -> None:
+    """Removes the result files, and the download folders, older than OUTPUT_MAX_AGE_S."""
+    OUTPUT_FOLDER.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - OUTPUT_MAX_AGE_S
+    for old in OUTPUT_FOLDER.iterdir():
+        try:
+            if old.stat().st_mtime >= cutoff:
+                continue
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:  # another request removed it first
+            pass
+
+
+def _output_file(pixels, suffix: str, **options) -> str:
+    _remove_old_outputs()
+    descriptor, path = tempfile.mkstemp(suffix=suffix, dir=OUTPUT_FOLDER)
+    with os.fdopen(descriptor, "wb") as handle:
+        Image.fromarray(pixels).save(handle, **options)
+    return path
+
+
 def png_file(pixels) -> str:
     """Writes a result image to its own PNG file and returns the path.
 
@@ -185,15 +210,14 @@ def png_file(pixels) -> str:
     12-megapixel picture takes 0.6 s instead of 2.7 s at Pillow's default, for a file 14 % larger,
     and a class of 60 waits on every one of them.
     """
-    OUTPUT_FOLDER.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - OUTPUT_MAX_AGE_S
-    for old in OUTPUT_FOLDER.glob("*.png"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    descriptor, path = tempfile.mkstemp(suffix=".png", dir=OUTPUT_FOLDER)
-    with os.fdopen(descriptor, "wb") as handle:
-        Image.fromarray(pixels).save(handle, format="PNG", compress_level=FAST_PNG_LEVEL)
-    return path
+    return _output_file(pixels, ".png", format="PNG", compress_level=FAST_PNG_LEVEL)
+
+
+def jpeg_file(pixels, quality: int = 90) -> str:
+    """Writes a picture to look at (a photo, an overlay on a photo) to its own JPEG file, as
+    `png_file` does: 0.02 s against 0.10 s as a PNG at 1600×1067, and a tenth of the bytes on a
+    class's Wi-Fi. Not for label maps or diagrams, whose flat colours JPEG blurs."""
+    return _output_file(pixels, ".jpg", format="JPEG", quality=quality)
 
 
 def display_size(shape: tuple[int, ...], side: int) -> tuple[int, int]:
