@@ -83,7 +83,7 @@ def test_each_part_of_the_tab_renders(page):
     # Model card of the default model, with its diagram.
     page.get_by_role("tab", name="Model cards").click()
     page.get_by_role("button", name="Show the model card").click()
-    wait_for_image(page, block_of(page, "Architecture (one box per layer; colour = part of the network)").locator("img").first)
+    wait_for_image(page, block_of(page, "Architecture: one box per layer").locator("img").first)
     expect(page.get_by_role("cell", name="multiply-adds")).to_be_visible()
 
 

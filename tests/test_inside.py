@@ -380,6 +380,24 @@ def test_model_card_of_a_trained_model():
     json.dumps(card.summary())
 
 
+def test_the_diagram_speaks_the_page_language_and_wraps_its_legend():
+    """The model card's picture writes its parts' names in Portuguese on the Portuguese page, and
+    its legend takes another row when the names do not fit in one."""
+    from ui.tabs.inside.cards import DIAGRAM_WORDS_PT
+
+    layers = inside.model_card("membrane_unet_256").layers
+    english, portuguese = inside.diagram(layers), inside.diagram(layers, DIAGRAM_WORDS_PT)
+    assert english.shape == portuguese.shape
+    changed_rows = np.flatnonzero((english != portuguese).any(axis=(1, 2)))
+    legend_top = english.shape[0] - 22
+    # The input box (the first, at the top) and the legend (at the bottom) change; no box between them.
+    assert changed_rows.min() < inside.cards.TOP + 30 and changed_rows.max() >= legend_top
+    assert not ((changed_rows > inside.cards.TOP + 36) & (changed_rows < legend_top - 30)).any()
+    wrapped = inside.diagram(layers, {role: f"{role} {role} {role}" for role in inside.ROLES})
+    assert wrapped.shape[0] >= english.shape[0] + 22  # a second row of legend
+    assert (wrapped[:, -2:] == 255).all()  # nothing cut at the right edge
+
+
 @pytest.mark.parametrize("language", ["en", "pt-BR"])
 def test_the_card_shows_the_membrane_figures_at_full_resolution(language):
     """The 256 model is judged at 512×512: those figures, nested in its metrics file, get their

@@ -166,24 +166,49 @@ TOP = 34
 """The diagram's first box starts this far down: the page shows the picture's label over its top-left corner."""
 
 
-def diagram(infos: list[LayerInfo]) -> np.ndarray:
+def _shown(text: str, names: dict[str, str]) -> str:
+    """`text` with the diagram's own words replaced by `names`' (layer names stay as Keras has them)."""
+    if text in names:
+        return names[text]
+    for words in ("residual units", "residual unit"):
+        if words in text and words in names:
+            return text.replace(words, names[words])
+    return text
+
+
+def diagram(infos: list[LayerInfo], names: dict[str, str] | None = None) -> np.ndarray:
     """The network as a column of boxes, one per layer (pass-through layers folded in, PSPNet's
     residual units one box per stage): each box's width grows with the map's side, its colour says
     encoder / bottleneck / decoder / skip / pyramid, its text gives the output shape, and a green
-    line on the left joins each skip connection to the encoder map it brings over."""
+    line on the left joins each skip connection to the encoder map it brings over.
+
+    Args:
+        names: the words the picture writes (the roles of the legend, "input", "residual unit",
+            "residual units") in the page's language; layer names are written as they are.
+    """
+    names = names or {}
     nodes, box_of = _diagram_nodes(infos)
     box_height, gap, width, margin = 30, 6, 600, 48
     largest = max(max(shape[0], shape[1]) for _, shape, _, _ in nodes)
-    canvas = Image.new("RGB", (width, TOP + len(nodes) * (box_height + gap) + 26), "white")
-    draw = ImageDraw.Draw(canvas)
-    left = 8
-    # The legend goes below the boxes, clear of the picture's label.
-    legend_top = TOP + len(nodes) * (box_height + gap) + 4
+    # The legend goes below the boxes, clear of the picture's label: the parts this network has,
+    # in as many rows as the page's language needs.
     present = {role for _, _, role, _ in nodes}
-    for role in (role for role in ROLES if role in present):  # the legend names the parts this network has
-        draw.rectangle([left, legend_top, left + 14, legend_top + 14], fill=ROLE_COLOURS[role], outline="black")
-        draw.text((left + 18, legend_top), role, fill="black", font=render.font(12))
-        left += 24 + int(render.font(12).getlength(role))
+    font = render.font(12)
+    legend, left, row = [], 8, 0
+    for role in (role for role in ROLES if role in present):
+        text = _shown(role, names)
+        item_width = 24 + int(font.getlength(text))
+        if left > 8 and left + item_width > width:
+            left, row = 8, row + 1
+        legend.append((role, text, left, row))
+        left += item_width
+    legend_top = TOP + len(nodes) * (box_height + gap) + 4
+    canvas = Image.new("RGB", (width, legend_top + 22 * (row + 1)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for role, text, left, row in legend:
+        top = legend_top + 22 * row
+        draw.rectangle([left, top, left + 14, top + 14], fill=ROLE_COLOURS[role], outline="black")
+        draw.text((left + 18, top), text, fill="black", font=font)
     lefts = []
     for index, (label, shape, role, _) in enumerate(nodes):
         top = TOP + index * (box_height + gap)
@@ -194,7 +219,7 @@ def diagram(infos: list[LayerInfo]) -> np.ndarray:
         draw.rectangle(
             [left, top, left + box_width, top + box_height], fill=ROLE_COLOURS.get(role, (220, 220, 220)), outline="black"
         )
-        draw.text((left + 6, top + 8), label, fill="black", font=render.font(13))
+        draw.text((left + 6, top + 8), _shown(label, names), fill="black", font=render.font(13))
         draw.text((width - 180, top + 8), "×".join(str(value) for value in shape), fill="black", font=render.font(13))
     lane = 0
     for info in infos:

@@ -12,6 +12,14 @@ from segdemo import inside, registry, settings
 from segdemo.datasets import membrane
 from ui import common, i18n
 from ui.i18n import PORTUGUESE, t
+from ui.tabs.inside.layers import ROLE_NAMES
+
+# The diagram's words in Portuguese: the legend's parts, the input box, PSPNet's residual units.
+DIAGRAM_WORDS_PT = {
+    **{role: portuguese for role, (_, portuguese) in ROLE_NAMES.items()},
+    "residual unit": "unidade residual",
+    "residual units": "unidades residuais",
+}
 
 STRINGS = i18n.register(
     {
@@ -31,8 +39,9 @@ STRINGS = i18n.register(
         "sd_inside_card_button": ("Show the model card", "Mostrar a ficha"),
         "sd_inside_card": ("Model card", "Ficha do modelo"),
         "sd_inside_diagram": (
-            "Architecture (one box per layer; colour = part of the network)",
-            "Arquitetura (uma caixa por camada; cor = parte da rede)",
+            # Short enough for one line on a phone (the picture's own legend says what the colours are).
+            "Architecture: one box per layer",
+            "Arquitetura: uma caixa por camada",
         ),
         "sd_inside_loss": ("Training and validation loss", "Perda de treinamento e de validação"),
         "sd_inside_summary": ("Keras summary (text)", "Resumo do Keras (texto)"),
@@ -165,7 +174,9 @@ def run_model_card(model_key, request: gr.Request):
     )
     # A copy: the weights folders are blocked paths, never served as they are.
     loss_picture = None if loss is None else common.png_file(np.asarray(Image.open(loss).convert("RGB")))
-    return text, common.png_file(card.diagram), loss_picture, card.summary_text, card.summary()
+    # The picture's words in the page's language (drawn again: a few milliseconds).
+    picture = inside.diagram(card.layers, DIAGRAM_WORDS_PT) if language == PORTUGUESE else card.diagram
+    return text, common.png_file(picture), loss_picture, card.summary_text, card.summary()
 
 
 def build() -> None:
