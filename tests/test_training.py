@@ -160,6 +160,15 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_o
         train_membrane.main([*common, "--average", str(first)])
 
 
+def test_the_network_runs_a_few_slices_at_a_time_with_the_same_output():
+    """train.membrane runs the network outside training INFERENCE_BATCH slices at a time (the 30
+    unlabelled slices in one pass held 10 GB more): every slice's output, the last partial batch's too."""
+    model = architectures.build("membrane_unet", input_size=(32, 32), base_filters=4, mirror=8)
+    slices = np.random.default_rng(3).random((2 * train_membrane.INFERENCE_BATCH + 1, 32, 32, 1)).astype(np.float32)
+    whole = np.asarray(model(slices, training=False))
+    np.testing.assert_allclose(train_membrane.network_output(model, slices), whole, atol=1e-6)
+
+
 def test_pseudo_labels_follow_each_unlabelled_slice(membrane_dir):
     # A network whose cell probability is its input: the pseudo-labels must be each slice's own
     # bright pixels, turned back from all eight views to where they are (a view left turned, or
