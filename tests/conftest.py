@@ -30,18 +30,6 @@ if "SEGDEMO_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["SEGDEMO_DATA_DIR"] = str(SHARED_DATA)
 
 
-# The PSPNet files and the app that serves them cost 40-60 s of CPU to write, convert and start, and
-# each pytest-xdist process would pay it again: the Makefile runs `--dist loadgroup`, and every test
-# that uses them is put in one group, so that one process runs them all and pays it once.
-PSPNET_GROUP_FIXTURES = ("random_published", "pspnet_app_folder", "pspnet_app")
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if any(name in getattr(item, "fixturenames", ()) for name in PSPNET_GROUP_FIXTURES):
-            item.add_marker(pytest.mark.xdist_group("pspnets"))
-
-
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets an empty download cache."""
