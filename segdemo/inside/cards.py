@@ -162,8 +162,9 @@ def _diagram_nodes(infos: list[LayerInfo]) -> tuple[list[tuple[str, tuple[int, .
     return [(label, tuple(shape), role, count) for label, shape, role, count, _ in nodes], box_of
 
 
-TOP = 34
-"""The diagram's first box starts this far down: the page shows the picture's label over its top-left corner."""
+TOP = 56
+"""The diagram's first box starts this far down: the page shows the picture's label over its top-left
+corner, about 26 px high whatever the picture's scale (a 600-px picture is drawn 326 px wide on a phone)."""
 
 
 def _shown(text: str, names: dict[str, str]) -> str:
