@@ -272,15 +272,20 @@ class PairedAugmenter:
         self.output_size = output_size
         self.soft_masks = soft_masks
 
-    def __call__(self, images, masks, seeds=None):
+    def __call__(self, images, masks, seeds=None, weights=None):
         """Augments (batch, H, W, C) images and (batch, H, W, 1) masks together.
 
         `seeds` ((batch, 2) int32) drive the membrane transform; when None they are drawn
-        from the augmenter's seed (eager use: previews and tests).
+        from the augmenter's seed (eager use: previews and tests). `weights` ((batch, H, W, 1)
+        per-pixel loss weights, `segdemo.border_weights`) are moved with the mask and reduced by
+        area averaging, and returned third, as (batch, h, w) for Keras' `sample_weight`.
         """
         images = tf.convert_to_tensor(images, tf.float32)
         masks = tf.convert_to_tensor(masks, tf.float32)
         channels = images.shape[-1]
+        if weights is not None:
+            # One more channel of the stack, so that the weights follow the mask exactly.
+            masks = tf.concat([masks, tf.convert_to_tensor(weights, tf.float32)], axis=-1)
         stacked = tf.concat([images, masks], axis=-1)
         if self.preset == "membrane" or self.distortions is not None:
             if seeds is None:
@@ -292,13 +297,19 @@ class PairedAugmenter:
         for layer in self.layers:
             stacked = layer(stacked, training=True)
         images, masks = stacked[..., :channels], stacked[..., channels:]
+        if weights is not None:
+            masks, weights = masks[..., :1], masks[..., 1:]
         if self.distortions is not None:
             images = random_intensity(
                 images, seeds, self.distortions.brightness, self.distortions.contrast, self.distortions.gamma
             )
         if self.output_size is not None:
-            return shrink_pairs(images, masks, self.output_size, self.soft_masks)
-        return _clip_and_binarize(images, masks)
+            pair = shrink_pairs(images, masks, self.output_size, self.soft_masks)
+            if weights is not None:
+                weights = tf.image.resize(weights, (self.output_size, self.output_size), method="area")
+        else:
+            pair = _clip_and_binarize(images, masks)
+        return pair if weights is None else (*pair, weights[..., 0])
 
 
 def augmented_dataset(
@@ -311,26 +322,37 @@ def augmented_dataset(
     output_size: int | None = None,
     soft_masks: bool = False,
     distortions: Distortions | None = None,
+    weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
     """A tf.data pipeline over one epoch: shuffle, batch, augment (same transform for the pair).
 
     `output_size` (membrane: the network's 128): the pairs are given at full resolution,
     transformed there, then reduced to it, keeping coverage fractions with `soft_masks`
     (see `PairedAugmenter`). `distortions` replace the preset's transforms (membrane training's
-    elastic and intensity options: `MEMBRANE_TRAINING` with those ranges set).
+    elastic and intensity options: `MEMBRANE_TRAINING` with those ranges set). `weights`
+    (membrane only): per-pixel loss weights shaped like `masks`, transformed with them; the
+    batches are then (images, masks, weights), which `fit` takes as its `sample_weight`.
     """
     augmenter = PairedAugmenter(preset, seed, output_size, distortions, soft_masks=soft_masks)
-    dataset = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), masks.astype(np.float32)))
+    arrays = (images.astype(np.float32), masks.astype(np.float32))
+    if weights is not None:
+        if preset == "eliret" and distortions is None:
+            raise ValueError("Loss weights need the membrane preset or explicit distortions.")
+        if weights.shape != masks.shape:
+            raise ValueError(f"weights must be shaped like the masks {masks.shape}, got {weights.shape}.")
+        arrays = (*arrays, weights.astype(np.float32))
+    dataset = tf.data.Dataset.from_tensor_slices(arrays)
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     if preset == "eliret" and distortions is None:
         return dataset.map(augmenter, num_parallel_calls=1).prefetch(2)
     # One stateless seed pair per sample, from a seeded stream: reproducible batches.
     seeds = tf.data.Dataset.random(seed=seed).batch(2).batch(batch_size)
-    return (
-        tf.data.Dataset.zip((dataset, seeds))
-        .map(lambda pair, batch_seeds: augmenter(pair[0], pair[1], batch_seeds[: tf.shape(pair[0])[0]]), num_parallel_calls=1)
-        .prefetch(2)
-    )
+
+    def augment(batch, batch_seeds):
+        sample_weights = batch[2] if len(batch) == 3 else None
+        return augmenter(batch[0], batch[1], batch_seeds[: tf.shape(batch[0])[0]], weights=sample_weights)
+
+    return tf.data.Dataset.zip((dataset, seeds)).map(augment, num_parallel_calls=1).prefetch(2)
 
 
 def preview(
@@ -341,11 +363,14 @@ def preview(
     seed: int,
     output_size: int | None = None,
     distortions: Distortions | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
     """Augmented copies of a few pairs, for the app's augmentation preview.
 
     Args:
         distortions: the ranges to draw from (None: the preset's training transforms).
+        weights: per-pixel loss weights shaped like `masks` (`segdemo.border_weights`), moved
+            with them and returned third, (N, h, w), as training receives them.
     """
-    augmented_images, augmented_masks = PairedAugmenter(preset, seed, output_size, distortions)(images, masks)
-    return np.asarray(augmented_images), np.asarray(augmented_masks)
+    augmented = PairedAugmenter(preset, seed, output_size, distortions)(images, masks, weights=weights)
+    return tuple(np.asarray(array) for array in augmented)

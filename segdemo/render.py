@@ -124,14 +124,18 @@ def panel(pixels: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(resized)
 
 
-def grid(cells: list[list[np.ndarray]], column_titles: list[str], size: int = 128) -> np.ndarray:
-    """A table of images with a title above each column, as a uint8 RGB array."""
-    caption_height, gap = 18, 8
+def grid(cells: list[list[np.ndarray]], column_titles: list[str], size: int = 128, top: int = 0) -> np.ndarray:
+    """A table of images with a title above each column, as a uint8 RGB array.
+
+    Args:
+        top: blank pixels above the titles (room for an image component's toolbar).
+    """
+    caption_height, gap = 18 + top, 8
     columns = len(column_titles)
     canvas = Image.new("RGB", (columns * (size + gap) + gap, caption_height + len(cells) * (size + gap) + gap), "white")
     draw = ImageDraw.Draw(canvas)
     for column, title in enumerate(column_titles):
-        draw.text((gap + column * (size + gap), 4), title, fill="black", font=font())
+        draw.text((gap + column * (size + gap), 4 + top), title, fill="black", font=font())
     for row, images_in_row in enumerate(cells):
         for column, pixels in enumerate(images_in_row):
             canvas.paste(panel(pixels, size), (gap + column * (size + gap), caption_height + gap + row * (size + gap)))

@@ -295,14 +295,18 @@ def augmentation_preview(
     distortions=None,
     column_titles: list[str] | None = None,
     cell_size: int = 128,
+    top: int = 0,
 ) -> np.ndarray:
-    """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure.
+    """Original pairs beside augmented copies (the lecture's figure 13), as one RGB figure; for
+    the membranes a fifth column holds the U-Net paper's loss weights, moved with the mask.
 
     Args:
         distortions: a `segdemo.augment.Distortions` (one range per distortion); None: the
             preset's training transforms.
-        column_titles: the four column titles (e.g. translated); None: English.
+        column_titles: the five column titles (e.g. translated; eliret uses the first four);
+            None: English.
         cell_size: the side of each picture in the figure, in pixels (wider titles need more).
+        top: blank pixels above the titles (`render.grid`).
     """
     from segdemo import render, runtime
 
@@ -310,11 +314,14 @@ def augmentation_preview(
     from segdemo import augment
 
     images, masks = augmentation_pairs(preset, count)
-    # Membrane pairs are shown as the network sees them: transformed at 512×512, then reduced.
+    # Membrane pairs are shown as the network sees them: transformed at 512×512, then reduced,
+    # with the U-Net paper's loss weights moved along (--border-weight in training).
     output_size = registry.get("membrane_unet").input_size[0] if preset == "membrane" else None
-    augmented_images, augmented_masks = augment.preview(
-        images, masks, preset=preset, seed=seed, output_size=output_size, distortions=distortions
+    weights = preview_weight_maps(count) if preset == "membrane" else None
+    augmented = augment.preview(
+        images, masks, preset=preset, seed=seed, output_size=output_size, distortions=distortions, weights=weights
     )
+    augmented_images, augmented_masks = augmented[:2]
     if output_size is not None:
         images, masks = (np.asarray(array) for array in augment.shrink_pairs(images, masks, output_size))
     cells = [
@@ -323,9 +330,26 @@ def augmentation_preview(
             render.binary(masks[i, ..., 0]),
             render.grey(augmented_images[i, ..., 0]),
             render.binary(augmented_masks[i, ..., 0]),
+            *([weight_picture(augmented[2][i], augmented[2].max())] if weights is not None else []),
         ]
         for i in range(len(images))
     ]
-    return render.grid(
-        cells, column_titles or ["original image", "original mask", "augmented image", "augmented mask"], size=cell_size
-    )
+    titles = column_titles or ["original image", "original mask", "augmented image", "augmented mask", "loss weights"]
+    return render.grid(cells, titles[: len(cells[0])], size=cell_size, top=top)
+
+
+@functools.lru_cache(maxsize=2)
+def preview_weight_maps(count: int) -> np.ndarray:
+    """The U-Net paper's weight maps of the membrane preview's pairs at full resolution (about 0.3 s
+    a slice, so computed once a process: the pairs are always the same slices)."""
+    from segdemo.border_weights import weight_maps
+
+    return weight_maps(augmentation_pairs("membrane", count)[1])
+
+
+def weight_picture(weights: np.ndarray, heaviest: float) -> np.ndarray:
+    """Loss weights on the viridis scale: 1 (cell interiors, lone membranes) dark blue, `heaviest`
+    yellow. Reduced to the network's side, the heaviest weigh about 7.5 of the paper's 11."""
+    from segdemo.maps import colour_scale
+
+    return colour_scale((weights - 1.0) / max(float(heaviest) - 1.0, 1e-6))

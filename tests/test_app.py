@@ -196,9 +196,12 @@ def test_membrane_threshold_follows_the_lecture(client):
     assert membrane_share[0.2] < membrane_share[0.8]
 
 
-def grid_cell(figure: Image.Image, row: int, column: int, gap: int = 8, caption: int = 18) -> np.ndarray:
+def grid_cell(figure: Image.Image, row: int, column: int, gap: int = 8) -> np.ndarray:
     """One cell of segdemo.render.grid's figure, as the preview tab draws it."""
     from ui.tabs.augmentation import CELL as size
+    from ui.tabs.augmentation import TOOLBAR
+
+    caption = 18 + TOOLBAR
 
     left, top = gap + column * (size + gap), caption + gap + row * (size + gap)
     return np.asarray(figure.convert("L"))[top : top + size, left : left + size]

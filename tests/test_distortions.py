@@ -99,9 +99,26 @@ def test_preview_shows_elastic_and_intensity_distortions():
     still = samples.augmentation_preview("membrane", 1, distortions=Distortions())
     elastic = samples.augmentation_preview("membrane", 1, distortions=Distortions(elastic=20))
     brighter = samples.augmentation_preview("membrane", 1, distortions=Distortions(brightness=0.3, contrast=0.5, gamma=0.5))
-    cell = still.shape[1] // 4
-    # Columns: original image, original mask, augmented image, augmented mask.
+    cell = 128 + 8  # render.grid's default picture and gap
+    # Columns: original image, original mask, augmented image, augmented mask, loss weights.
+    assert still.shape[1] == 5 * cell + 8
     masks_still, masks_elastic, masks_brighter = (figure[:, 3 * cell :] for figure in (still, elastic, brighter))
     assert not np.array_equal(masks_elastic, masks_still)
-    assert np.array_equal(masks_brighter, masks_still)  # intensity changes leave the labels alone
+    assert np.array_equal(masks_brighter, masks_still)  # intensity changes leave the labels (and weights) alone
     assert not np.array_equal(brighter[:, 2 * cell : 3 * cell], still[:, 2 * cell : 3 * cell])
+
+
+def test_preview_weights_lie_on_the_augmented_membranes():
+    """The loss weights' column (the U-Net paper's map) must follow the augmented mask: bright on its
+    membranes (black), dark blue inside its cells, whatever the deformation."""
+    cell, top = 128 + 8, 18 + 8  # render.grid's picture, gap and caption
+    figure = samples.augmentation_preview("membrane", 3, distortions=Distortions(rotation_degrees=30, elastic=20))
+    for row in range(4):
+        y = top + row * cell
+        mask = figure[y : y + 128, 8 + 3 * cell : 8 + 3 * cell + 128, 0]
+        weights = figure[y : y + 128, 8 + 4 * cell : 8 + 4 * cell + 128].astype(int)
+        brightness = weights[..., 0] + weights[..., 1]  # viridis: red and green grow with the value
+        membranes, cells = mask < 64, mask > 192
+        # Measured: 178–199 on the membranes against 77–78 (dark blue) inside the cells; against the
+        # mask before the transform the same weights give 105–115 and 101–105 (no separation).
+        assert brightness[membranes].mean() > brightness[cells].mean() + 50, row

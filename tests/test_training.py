@@ -116,7 +116,7 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_o
     first.parent.mkdir()
     first.write_bytes(weights_file.read_bytes())
     resumed = ["--epochs", "2", "--resume", "--soft-labels", "--learning-rate", "3e-4", "--seed", "8"]
-    distortions = ["--elastic", "10", "--contrast", "0.2", "--gamma", "0.1", "--symmetries"]
+    distortions = ["--elastic", "10", "--contrast", "0.2", "--gamma", "0.1", "--symmetries", "--border-weight", "10"]
     with pytest.raises(ValueError, match="--resume or --init-from"):
         train_membrane.main([*common, "--epochs", "1", "--pseudo-labels"])
     # The second stretch also trains on the unlabelled slices, labelled by the first (self-training).
@@ -128,7 +128,8 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_o
         | {"elastic": 0.0, "brightness": 0.0, "contrast": 0.0, "gamma": 0.0},
         {"epochs": 2, "learning_rate": 3e-4, "soft_labels": True, "seed": 8}
         | {"elastic": 10.0, "brightness": 0.0, "contrast": 0.2, "gamma": 0.1, "symmetries": True}
-        | {"pseudo_labels": {"slices": unlabelled, "labelled_repeats": train_membrane.LABELLED_REPEATS}},
+        | {"pseudo_labels": {"slices": unlabelled, "labelled_repeats": train_membrane.LABELLED_REPEATS}}
+        | {"border_weights": {"w0": 10.0, "sigma": 5.0}},
     ]
     assert "elastic deformation (10 px)" in results["augmentation"] and "contrast 0.2, gamma 0.1" in results["augmentation"]
     assert "eight flips and 90° turns" in results["augmentation"]

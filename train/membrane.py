@@ -28,7 +28,7 @@ import cv2
 import keras
 import numpy as np
 
-from segdemo import architectures, metrics, registry, settings
+from segdemo import architectures, border_weights, metrics, registry, settings
 from segdemo.augment import MEMBRANE_TRAINING, augmented_dataset
 from segdemo.datasets import membrane
 from train import common
@@ -90,6 +90,27 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="self-training: also train on the 30 unlabelled test slices, labelled by the starting weights "
         "with test-time augmentation (use with --resume or --init-from); the labelled slices count twice",
+    )
+    parser.add_argument(
+        "--border-weight",
+        type=float,
+        default=0.0,
+        metavar="W0",
+        help="the U-Net paper's weight map: the loss on membrane pixels between two nearby cells weighted up to "
+        "1 + W0 (the paper: 10; default 0: every pixel weighs 1), see segdemo.border_weights",
+    )
+    parser.add_argument(
+        "--border-sigma",
+        type=float,
+        default=border_weights.PAPER_SIGMA,
+        metavar="PIXELS",
+        help="the weight map's width in pixels at 512×512 (the paper: about 5)",
+    )
+    parser.add_argument(
+        "--border-keep-total",
+        action="store_true",
+        help="with --border-weight: rescale each slice's membrane weights to a mean of 1, so that the map only "
+        "shifts weight to the thin membranes between cells instead of making membrane weigh more than cell",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--output", type=Path, default=None, help="output folder (default: the weights folder)")
@@ -303,6 +324,17 @@ def train(arguments: argparse.Namespace) -> dict:
         train_y = np.concatenate([train_y] * LABELLED_REPEATS + [extra_y])
         pseudo = {"pseudo_labels": {"slices": len(extra_x), "labelled_repeats": LABELLED_REPEATS}}
         print(f"Self-training: {len(extra_x)} unlabelled slices labelled by the starting weights (TTA).", flush=True)
+    loss_weights, weighting = None, {}
+    if arguments.border_weight:
+        if arguments.border_weight < 0 or arguments.border_sigma <= 0:
+            raise ValueError("--border-weight must be ≥ 0 and --border-sigma > 0.")
+        # Computed once on the full-resolution labels, then moved and reduced with them.
+        loss_weights = border_weights.weight_maps(
+            train_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
+        )
+        recorded = {"w0": arguments.border_weight, "sigma": arguments.border_sigma}
+        weighting = {"border_weights": recorded | ({"keep_membrane_total": True} if arguments.border_keep_total else {})}
+        print(f"Weight map: mean weight {loss_weights.mean():.2f}, up to {loss_weights.max():.1f}.", flush=True)
     model.compile(optimizer=keras.optimizers.Adam(arguments.learning_rate), loss="binary_crossentropy", metrics=[accuracy])
     # 20 slices are few: repeat them and draw a fresh augmentation for every sample.
     training_data = augmented_dataset(
@@ -314,6 +346,7 @@ def train(arguments: argparse.Namespace) -> dict:
         output_size=size,
         soft_masks=arguments.soft_labels,
         distortions=distortions,
+        weights=loss_weights,
     ).repeat()
 
     print(
@@ -348,6 +381,7 @@ def train(arguments: argparse.Namespace) -> dict:
             "seed": arguments.seed,
             **extra,
             **pseudo,
+            **weighting,
         },
     ]
     results = {

@@ -23,7 +23,10 @@ STRINGS = i18n.register(
                 "what the lecture used: shifts of ±70 % and flips for eliret; rotation, shift, shear and zoom without flips "
                 "(`horizontal_flip=False`) for the membranes, whose slices are shown after the reduction to 128×128. "
                 "Below them, what the U-Net paper adds for its few labelled slices: elastic deformations (image and mask bent "
-                "together) and brightness, contrast and gamma, which change the image only: the mask must not move."
+                "together) and brightness, contrast and gamma, which change the image only: the mask must not move. "
+                "The membranes' last column is the paper's loss weights (its equation 2): brightest on the thin membrane "
+                "between two nearly touching cells, where a one-pixel gap would merge them; they move with the mask "
+                "(`python -m train membrane_unet_256 --border-weight 10`)."
             ),
             (
                 "**A figura 13 da aula.** O aumento de dados aplica a cada imagem de treino e à sua máscara a *mesma* transformação "
@@ -32,7 +35,10 @@ STRINGS = i18n.register(
                 "com o que a aula usou: deslocamentos de ±70 % e espelhamentos no eliret; rotação, deslocamento, cisalhamento e "
                 "zoom sem espelhamento (`horizontal_flip=False`) nas membranas, cujas fatias aparecem já reduzidas a 128×128. "
                 "Abaixo deles, o que o artigo da U-Net acrescenta para suas poucas fatias rotuladas: deformações elásticas "
-                "(imagem e máscara entortadas juntas) e brilho, contraste e gama, que mudam só a imagem: a máscara não pode mudar."
+                "(imagem e máscara entortadas juntas) e brilho, contraste e gama, que mudam só a imagem: a máscara não pode mudar. "
+                "A última coluna das membranas são os pesos da perda do artigo (sua equação 2): mais claros na membrana fina "
+                "entre duas células quase encostadas, onde uma falha de um pixel as juntaria; eles se movem com a máscara "
+                "(`python -m train membrane_unet_256 --border-weight 10`)."
             ),
         ),
         "sd_aug_dataset": ("Dataset", "Conjunto de dados"),
@@ -62,11 +68,15 @@ STRINGS = i18n.register(
         "sd_aug_col_mask": ("original mask", "máscara original"),
         "sd_aug_col_aug_image": ("augmented image", "imagem aumentada"),
         "sd_aug_col_aug_mask": ("augmented mask", "máscara aumentada"),
+        "sd_aug_col_weights": ("loss weights", "pesos da perda"),
     }
 )
 
-COLUMN_KEYS = ("sd_aug_col_image", "sd_aug_col_mask", "sd_aug_col_aug_image", "sd_aug_col_aug_mask")
+COLUMN_KEYS = ("sd_aug_col_image", "sd_aug_col_mask", "sd_aug_col_aug_image", "sd_aug_col_aug_mask", "sd_aug_col_weights")
 CELL = 140  # pixels per picture: room for the longest column title ("máscara aumentada", 145 px with the gap)
+# Blank figure pixels above the titles: the image's two buttons (download, full screen) sit over the
+# figure's top right corner, where the loss weights' title is (measured in Chromium at 390 and 1280 px).
+TOOLBAR = 40
 NO_DISTORTION = Distortions()
 
 
@@ -118,6 +128,7 @@ def new_augmentation_sample(
             distortions=distortions,
             column_titles=[i18n.text(key, language) for key in COLUMN_KEYS],
             cell_size=CELL,
+            top=TOOLBAR,
         )
     return common.png_file(figure), int(seed) + 1
 
@@ -151,7 +162,12 @@ def build() -> None:
             with gr.Column(scale=2, min_width=300):
                 # No floating label: it would cover the figure's first column title.
                 preview = gr.Image(
-                    label=t("sd_aug_preview"), show_label=False, format="png", interactive=False, elem_id="augmentation-preview"
+                    label=t("sd_aug_preview"),
+                    show_label=False,
+                    format="png",
+                    interactive=False,
+                    buttons=["download", "fullscreen"],
+                    elem_id="augmentation-preview",
                 )
     controls = [rotation, shift, shear, zoom, flip, elastic, brightness, contrast, gamma]
     # Choosing a dataset or the lecture's button sets the controls to the lecture's values for it.
