@@ -393,6 +393,9 @@ def test_the_diagram_speaks_the_page_language_and_wraps_its_legend():
     # The input box (the first, at the top) and the legend (at the bottom) change; no box between them.
     assert changed_rows.min() < inside.cards.TOP + 30 and changed_rows.max() >= legend_top
     assert not ((changed_rows > inside.cards.TOP + 36) & (changed_rows < legend_top - 30)).any()
+    # In English too the legend names the parts as the layer list does ("skip connection", not the key).
+    keys = inside.diagram(layers, {role: role for role in inside.ROLES})
+    assert not np.array_equal(keys[legend_top:], english[legend_top:])
     wrapped = inside.diagram(layers, {role: f"{role} {role} {role}" for role in inside.ROLES})
     assert wrapped.shape[0] >= english.shape[0] + 22  # a second row of legend
     assert (wrapped[:, -2:] == 255).all()  # nothing cut at the right edge

@@ -167,6 +167,10 @@ TOP = 56
 corner, about 26 px high whatever the picture's scale (a 600-px picture is drawn 326 px wide on a phone)."""
 
 
+ENGLISH_WORDS = {"skip": "skip connection", "pyramid": "pyramid pooling", "border": "mirrored border"}
+"""The legend's English names where a role's key is not the word (as the layer list writes them)."""
+
+
 def _shown(text: str, names: dict[str, str]) -> str:
     """`text` with the diagram's own words replaced by `names`' (layer names stay as Keras has them)."""
     if text in names:
@@ -187,7 +191,7 @@ def diagram(infos: list[LayerInfo], names: dict[str, str] | None = None) -> np.n
         names: the words the picture writes (the roles of the legend, "input", "residual unit",
             "residual units") in the page's language; layer names are written as they are.
     """
-    names = names or {}
+    names = {**ENGLISH_WORDS, **(names or {})}
     nodes, box_of = _diagram_nodes(infos)
     box_height, gap, width, margin = 30, 6, 600, 48
     largest = max(max(shape[0], shape[1]) for _, shape, _, _ in nodes)
