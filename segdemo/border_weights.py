@@ -22,6 +22,7 @@ import numpy as np
 
 PAPER_W0 = 10.0
 PAPER_SIGMA = 5.0  # pixels at the slices' 512×512
+REACH_SIGMAS = 5.0
 
 
 def unet_weight_map(
@@ -49,14 +50,23 @@ def unet_weight_map(
     if w0 < 0 or sigma <= 0:
         raise ValueError(f"w0 must be ≥ 0 and sigma > 0, got w0={w0}, sigma={sigma}.")
     inside = (cells >= 0.5).astype(np.uint8)
-    count, regions = cv2.connectedComponents(inside, connectivity=4)
+    count, regions, boxes, _ = cv2.connectedComponentsWithStats(inside, connectivity=4)
     nearest = np.full(inside.shape, np.inf, np.float32)
     second = np.full(inside.shape, np.inf, np.float32)
+    # A cell farther than REACH_SIGMAS·σ from a pixel adds at most w0·exp(−12.5) (4e-5 at w0 = 10)
+    # there, so each cell's distances are computed only within that reach of its bounding box:
+    # 0.05–0.08 s a 512×512 slice instead of 0.3 s.
+    reach = int(np.ceil(REACH_SIGMAS * sigma))
+    height, width = inside.shape
     for region in range(1, count):
-        # Distance from every pixel to this cell: the distance transform of its complement.
-        distance = cv2.distanceTransform((regions != region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        np.minimum(second, np.maximum(nearest, distance), out=second)
-        np.minimum(nearest, distance, out=nearest)
+        left, top, box_width, box_height = boxes[region, :4]
+        rows = slice(max(0, top - reach), min(height, top + box_height + reach))
+        columns = slice(max(0, left - reach), min(width, left + box_width + reach))
+        # Distance to this cell: the distance transform of its complement (the whole cell is in the window).
+        distance = cv2.distanceTransform((regions[rows, columns] != region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        near, far = nearest[rows, columns], second[rows, columns]
+        np.minimum(far, np.maximum(near, distance), out=far)
+        np.minimum(near, distance, out=near)
     border = w0 * np.exp(-np.square(nearest + second) / (2.0 * sigma**2))
     membranes = ~inside.astype(bool)
     border[~membranes] = 0.0

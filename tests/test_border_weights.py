@@ -35,6 +35,25 @@ def test_the_weight_between_two_cells_is_the_papers_formula():
     assert np.array_equal(unet_weight_map(lone), np.ones(lone.shape, np.float32))
 
 
+def test_the_windowed_map_is_the_whole_images_map(membrane_dir):
+    """unet_weight_map measures each cell's distances only near the cell; the plain computation
+    (every cell's distance transform over the whole slice, the two smallest per pixel) must agree."""
+    import cv2
+
+    from segdemo.datasets import membrane
+
+    _, masks = membrane.load_slices([5], membrane_dir, None)
+    cells = masks[0, ..., 0] >= 0.5
+    count, regions = cv2.connectedComponents(cells.astype(np.uint8), connectivity=4)
+    distances = np.sort(
+        [cv2.distanceTransform((regions != r).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) for r in range(1, count)],
+        axis=0,
+    )
+    expected = 1 + 10 * np.exp(-np.square(distances[0] + distances[1]) / (2 * 5**2))
+    expected[cells] = 1
+    np.testing.assert_allclose(unet_weight_map(cells, w0=10, sigma=5), expected, atol=1e-4)  # measured: 5e-6
+
+
 def test_weight_map_refuses_what_is_not_one_mask():
     with pytest.raises(ValueError, match="one \\(H, W\\) mask"):
         unet_weight_map(np.ones((2, 8, 8)))
