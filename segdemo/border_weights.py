@@ -68,7 +68,7 @@ def unet_weight_map(
         np.minimum(far, np.maximum(near, distance), out=far)
         np.minimum(near, distance, out=near)
     border = w0 * np.exp(-np.square(nearest + second) / (2.0 * sigma**2))
-    membranes = ~inside.astype(bool)
+    membranes = inside == 0
     border[~membranes] = 0.0
     weights = 1.0 + border
     if keep_membrane_total and membranes.any():

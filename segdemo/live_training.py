@@ -526,5 +526,4 @@ def outputs_figure(
     cells = [
         [shown.image, render.binary(shown.truth), render.grey(shown.grey), render.binary(shown.binary)] for shown in displays
     ]
-    grid = render.grid(cells, list(column_titles), size)
-    return np.pad(grid, ((FIGURE_TOP_MARGIN, 0), (0, 0), (0, 0)), constant_values=255)
+    return render.grid(cells, list(column_titles), size, top=FIGURE_TOP_MARGIN)

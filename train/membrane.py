@@ -326,12 +326,13 @@ def train(arguments: argparse.Namespace) -> dict:
         print(f"Self-training: {len(extra_x)} unlabelled slices labelled by the starting weights (TTA).", flush=True)
     loss_weights, weighting = None, {}
     if arguments.border_weight:
-        if arguments.border_weight < 0 or arguments.border_sigma <= 0:
-            raise ValueError("--border-weight must be ≥ 0 and --border-sigma > 0.")
         # Computed once on the full-resolution labels, then moved and reduced with them.
-        loss_weights = border_weights.weight_maps(
-            train_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
-        )
+        try:
+            loss_weights = border_weights.weight_maps(
+                train_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
+            )
+        except ValueError as error:
+            raise ValueError(f"--border-weight, --border-sigma: {error}") from error
         recorded = {"w0": arguments.border_weight, "sigma": arguments.border_sigma}
         weighting = {"border_weights": recorded | ({"keep_membrane_total": True} if arguments.border_keep_total else {})}
         print(f"Weight map: mean weight {loss_weights.mean():.2f}, up to {loss_weights.max():.1f}.", flush=True)
