@@ -40,10 +40,11 @@ run: $(RUNTIME_STAMP)
 # the browser tests report themselves as skipped; in CI (CI=true) that is an error instead,
 # here and in the tests (tests/prerequisites.py), as is a missing data folder.
 # Two pytest processes (pytest-xdist): much of the suite waits on app servers and the browser, so
-# two share the cores well (docs/testing.md); each starts its own shared apps and browser.
+# two share the cores well (docs/testing.md); each starts its own shared apps and browser, so the
+# tests are grouped by the app or module fixtures they share (--dist loadgroup, tests/conftest.py).
 TEST_WORKERS ?= 2
 test: $(VENV)/.browser-installed chromium lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Style: ruff's checks and its formatter (configured in pyproject.toml) must both pass.
 lint: $(VENV)/.dev-installed

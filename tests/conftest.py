@@ -30,6 +30,24 @@ if "SEGDEMO_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["SEGDEMO_DATA_DIR"] = str(SHARED_DATA)
 
 
+# With pytest-xdist (`make test`: `-n 2 --dist loadgroup`), each worker process starts the session
+# fixtures its tests ask for, and the module fixtures of each module it runs tests of. Spread test by
+# test, both workers started both apps and wrote the random PSPNets, and several modules' fixtures
+# (a first training run, trained-like weights) ran twice. So the tests are grouped, one group to a
+# worker: those of the PSPNet app and the random published files, those of the default app, and every
+# other module's tests together. See docs/testing.md.
+SHARED_GROUPS = (("random_published", "pspnet_files"), ("default_app", "default_app"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = next((name for fixture, name in SHARED_GROUPS if fixture in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets an empty download cache."""
