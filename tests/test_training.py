@@ -119,6 +119,9 @@ def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_o
     distortions = ["--elastic", "10", "--contrast", "0.2", "--gamma", "0.1", "--symmetries", "--border-weight", "10"]
     with pytest.raises(ValueError, match="--resume or --init-from"):
         train_membrane.main([*common, "--epochs", "1", "--pseudo-labels"])
+    for shaping in (["--border-keep-total"], ["--border-sigma", "3"]):  # a weight map's shape without the map
+        with pytest.raises(ValueError, match="add --border-weight"):
+            train_membrane.main([*common, "--epochs", "1", *shaping])
     # The second stretch also trains on the unlabelled slices, labelled by the first (self-training).
     results = train_membrane.main([*common, *resumed, *distortions, "--pseudo-labels"])
     unlabelled = len(membrane.test_paths(membrane_dir))

@@ -288,6 +288,8 @@ def train(arguments: argparse.Namespace) -> dict:
         distortions = dataclasses.replace(MEMBRANE_TRAINING, **extra)
     except ValueError as error:
         raise ValueError(f"--elastic, --symmetries, --brightness, --contrast, --gamma: {error}") from error
+    if not arguments.border_weight and (arguments.border_keep_total or arguments.border_sigma != border_weights.PAPER_SIGMA):
+        raise ValueError("--border-sigma and --border-keep-total shape the weight map of --border-weight: add --border-weight W0")
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"
@@ -315,7 +317,7 @@ def train(arguments: argparse.Namespace) -> dict:
                 f"--init-from: {source.key} is not the same network as {spec.key} (only the input size and the mirrored border may differ)"
             )
         model.load_weights(settings.weights_dir() / source.weights_file)
-    pseudo = {}
+    pseudo, labelled_y, extra_y = {}, train_y, None
     if arguments.pseudo_labels:
         if not (arguments.resume or arguments.init_from):
             raise ValueError("--pseudo-labels needs trained starting weights: add --resume or --init-from")
@@ -327,10 +329,16 @@ def train(arguments: argparse.Namespace) -> dict:
     loss_weights, weighting = None, {}
     if arguments.border_weight:
         # Computed once on the full-resolution labels, then moved and reduced with them.
+        # The labelled slices repeated for self-training share their maps: each is computed once.
         try:
             loss_weights = border_weights.weight_maps(
-                train_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
+                labelled_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
             )
+            if extra_y is not None:
+                extra_weights = border_weights.weight_maps(
+                    extra_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
+                )
+                loss_weights = np.concatenate([loss_weights] * LABELLED_REPEATS + [extra_weights])
         except ValueError as error:
             raise ValueError(f"--border-weight, --border-sigma: {error}") from error
         recorded = {"w0": arguments.border_weight, "sigma": arguments.border_sigma}
