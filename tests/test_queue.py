@@ -131,6 +131,7 @@ def test_a_class_leaves_no_result_files_older_than_an_hour(tmp_path, monkeypatch
     from ui import common
 
     monkeypatch.setattr(common, "OUTPUT_FOLDER", tmp_path / "outputs")
+    monkeypatch.setattr(common, "_last_pruned", None)  # no scan yet in this process
     (tmp_path / "outputs").mkdir()
     old_folder, new_folder = tmp_path / "outputs" / "old-downloads", tmp_path / "outputs" / "new-downloads"
     for folder in (old_folder, new_folder):
@@ -146,3 +147,12 @@ def test_a_class_leaves_no_result_files_older_than_an_hour(tmp_path, monkeypatch
     assert new_folder.is_dir() and (new_folder / "labels.png").is_file()
     with Image.open(written) as picture:
         assert picture.format == "JPEG" and picture.size == (8, 8)
+    # The folder is scanned at most once a minute, not for every file: an old file found within the
+    # minute stays until the next scan.
+    old_file.write_bytes(b"jpeg")
+    os.utime(old_file, (long_ago, long_ago))
+    common.png_file(np.zeros((8, 8), np.uint8))
+    assert old_file.exists()
+    monkeypatch.setattr(common, "_last_pruned", time.monotonic() - common.OUTPUT_PRUNE_INTERVAL_S - 1)
+    common.png_file(np.zeros((8, 8), np.uint8))
+    assert not old_file.exists()

@@ -22,6 +22,10 @@ from ui.i18n import t
 
 OUTPUT_FOLDER = Path(tempfile.gettempdir()) / "segdemo-outputs"
 OUTPUT_MAX_AGE_S = 3600
+OUTPUT_PRUNE_INTERVAL_S = 60.0
+"""The output folder is scanned for old files at most this often, not once per result file: a class's
+busy hour leaves thousands of entries there, and a file may outlive its hour by a minute."""
+_last_pruned: float | None = None  # time.monotonic() of the last scan
 FAST_PNG_LEVEL = 1  # zlib level of the result pictures (see png_file)
 
 # Model titles and descriptions in both languages. The registry's English ones are the
@@ -177,8 +181,14 @@ class UploadedImage(gr.Image):
 
 
 def _remove_old_outputs() -> None:
-    """Removes the result files, and the download folders, older than OUTPUT_MAX_AGE_S."""
+    """Removes the result files, and the download folders, older than OUTPUT_MAX_AGE_S (at most
+    once every OUTPUT_PRUNE_INTERVAL_S)."""
+    global _last_pruned
     OUTPUT_FOLDER.mkdir(parents=True, exist_ok=True)
+    now = time.monotonic()
+    if _last_pruned is not None and now - _last_pruned < OUTPUT_PRUNE_INTERVAL_S:
+        return
+    _last_pruned = now  # two requests at once may both scan: harmless, each removal tolerates the other
     cutoff = time.time() - OUTPUT_MAX_AGE_S
     for old in OUTPUT_FOLDER.iterdir():
         try:
