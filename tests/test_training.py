@@ -108,6 +108,35 @@ def test_membrane_smoke_run(membrane_dir, membrane_one_epoch):
     ]
 
 
+def test_mixed_precision_computes_in_bfloat16_and_writes_the_float32_network(
+    membrane_dir, membrane_one_epoch, tmp_path, monkeypatch
+):
+    """--mixed-precision: the network trains computing in bfloat16 with its output layer in float32;
+    the file written loads into the float32 network, the figures are that network's, and Keras'
+    global policy is float32 again afterwards. Where bfloat16 would be emulated it is refused."""
+    arguments = [*membrane_arguments(membrane_dir, tmp_path), "--epochs", "1", "--seed", "9", "--mixed-precision"]
+    monkeypatch.setattr(train_membrane, "bfloat16_is_native", lambda: False)
+    with pytest.raises(ValueError, match="no native bfloat16"):
+        train_membrane.main(arguments)
+    # On a CPU without it the same path runs emulated (slower): what is checked here is the arithmetic.
+    monkeypatch.setattr(train_membrane, "bfloat16_is_native", lambda: True)
+    shutil.copytree(membrane_one_epoch[0], tmp_path, dirs_exist_ok=True)
+    trained = []
+    build = train_membrane.training_network
+    monkeypatch.setattr(train_membrane, "training_network", lambda *given: trained.append(build(*given)) or trained[-1])
+    results = train_membrane.main([*arguments, "--resume"])
+    [network] = trained
+    assert network.get_layer("down1_conv1").compute_dtype == "bfloat16"
+    assert network.get_layer("cell_probability").compute_dtype == "float32" and network.output.dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"
+    assert results["phases"][-1]["mixed_precision"] == "bfloat16" and "mixed_precision" not in results["phases"][0]
+    model = architectures.build("membrane_unet", **dict(registry.get("membrane_noskip").arch_kwargs, base_filters=4))
+    model.load_weights(tmp_path / "membrane_noskip.weights.h5")
+    images, cells = membrane.load_slices(membrane.VALID_SLICES, membrane_dir, registry.get("membrane_noskip").input_size[0])
+    found = 1.0 - np.asarray(model(images, training=False)) >= 0.5
+    assert results["valid"]["accuracy"] == pytest.approx(segdemo_metrics.pixel_accuracy(found, cells < 0.5), abs=1e-6)
+
+
 def test_membrane_soft_labels_resume_records_each_phase(membrane_dir, membrane_one_epoch, tmp_path):
     common = membrane_arguments(membrane_dir, tmp_path)
     weights_file = tmp_path / "membrane_noskip.weights.h5"

@@ -28,7 +28,7 @@ import cv2
 import keras
 import numpy as np
 
-from segdemo import architectures, border_weights, metrics, registry, settings
+from segdemo import architectures, border_weights, metrics, registry, runtime, settings
 from segdemo.augment import MEMBRANE_TRAINING, augmented_dataset
 from segdemo.datasets import membrane
 from train import common
@@ -121,6 +121,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "so the 128×128 model's weights fit the 256×256 network)",
     )
     parser.add_argument("--progress-every", type=int, default=1)
+    parser.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="compute in bfloat16 while training (Keras' mixed_bfloat16: the weights and the output layer stay "
+        "float32); about 1.7x faster a step on a CPU with AMX; needs native bfloat16 (avx512_bf16 or amx_bf16) "
+        "or a GPU. The figures written at the end are computed in float32, as the app runs the network",
+    )
     parser.add_argument(
         "--average",
         nargs="+",
@@ -222,6 +229,31 @@ def evaluate(
     return results
 
 
+def bfloat16_is_native() -> bool:
+    """Whether Keras' mixed_bfloat16 can be faster here: a GPU, or a CPU with native bfloat16."""
+    import tensorflow as tf
+
+    return settings.native_bf16() or bool(tf.config.list_physical_devices("GPU"))
+
+
+def training_network(spec: registry.ModelSpec, arch_kwargs: dict, mixed_precision: bool) -> keras.Model:
+    """The network to train: float32, or with `mixed_precision` computing in bfloat16 (its weights,
+    and its output layer, in float32: the loss near 0 and 1 needs float32's resolution)."""
+    if not mixed_precision:
+        return architectures.build(spec.architecture, **arch_kwargs)
+    with runtime.dtype_policy("fast"):  # Keras' mixed_bfloat16, read when each layer is created
+        return architectures.build(spec.architecture, **arch_kwargs, output_dtype="float32")
+
+
+def float32_copy(model: keras.Model, spec: registry.ModelSpec, arch_kwargs: dict) -> keras.Model:
+    """`model` itself when it computes in float32, else a float32 network with its weights."""
+    if model.compute_dtype == "float32":
+        return model
+    copy = architectures.build(spec.architecture, **arch_kwargs)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def network_arguments(spec: registry.ModelSpec, arguments: argparse.Namespace) -> dict:
     """The builder's arguments: the registry's, with --base-filters when given."""
     arch_kwargs = dict(spec.arch_kwargs)
@@ -290,6 +322,11 @@ def train(arguments: argparse.Namespace) -> dict:
         raise ValueError(f"--elastic, --symmetries, --brightness, --contrast, --gamma: {error}") from error
     if not arguments.border_weight and (arguments.border_keep_total or arguments.border_sigma != border_weights.PAPER_SIGMA):
         raise ValueError("--border-sigma and --border-keep-total shape the weight map of --border-weight: add --border-weight W0")
+    if arguments.mixed_precision and not bfloat16_is_native():
+        raise ValueError(
+            "--mixed-precision: this machine has no GPU and its CPU no native bfloat16 (avx512_bf16 or amx_bf16), "
+            "where bfloat16 is emulated and slower than float32; train without it"
+        )
     output = arguments.output or settings.weights_dir()
     weights_path = output / spec.weights_file
     metrics_path = output / f"{spec.key}.metrics.json"
@@ -302,7 +339,7 @@ def train(arguments: argparse.Namespace) -> dict:
     train_x, train_y = membrane.load_slices(membrane.TRAIN_SLICES, root, None)
     valid_x, valid_y, valid_full_y = validation_slices(root, size, arguments.soft_labels)
 
-    model = architectures.build(spec.architecture, **arch_kwargs)
+    model = training_network(spec, arch_kwargs, arguments.mixed_precision)
     previous = common.read_metrics(metrics_path) if arguments.resume else {}
     if arguments.resume:
         if not weights_path.exists():
@@ -321,7 +358,7 @@ def train(arguments: argparse.Namespace) -> dict:
     if arguments.pseudo_labels:
         if not (arguments.resume or arguments.init_from):
             raise ValueError("--pseudo-labels needs trained starting weights: add --resume or --init-from")
-        extra_x, extra_y = pseudo_labelled_slices(model, root, size)
+        extra_x, extra_y = pseudo_labelled_slices(float32_copy(model, spec, arch_kwargs), root, size)
         train_x = np.concatenate([train_x] * LABELLED_REPEATS + [extra_x])
         train_y = np.concatenate([train_y] * LABELLED_REPEATS + [extra_y])
         pseudo = {"pseudo_labels": {"slices": len(extra_x), "labelled_repeats": LABELLED_REPEATS}}
@@ -376,6 +413,7 @@ def train(arguments: argparse.Namespace) -> dict:
 
     output.mkdir(parents=True, exist_ok=True)
     common.save_model_weights(model, architectures.build(spec.architecture, **arch_kwargs), weights_path)
+    model = float32_copy(model, spec, arch_kwargs)  # the figures below as the app computes them
     full_history = common.merge_history(previous.get("history"), history)
     # What each stretch of a resumed training used (a run without this record was one stretch).
     phases = previous.get("phases") or (
@@ -391,6 +429,7 @@ def train(arguments: argparse.Namespace) -> dict:
             **extra,
             **pseudo,
             **weighting,
+            **({"mixed_precision": "bfloat16"} if arguments.mixed_precision else {}),
         },
     ]
     results = {

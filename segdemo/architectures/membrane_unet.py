@@ -50,6 +50,7 @@ def build_membrane_unet(
     dropout: float = 0.5,
     mirror: int = 0,
     name: str = "membrane_unet",
+    output_dtype: str | None = None,
 ) -> keras.Model:
     """Builds the U-Net of lecture program 7.
 
@@ -71,6 +72,9 @@ def build_membrane_unet(
             strategy); a multiple of 8, so the three poolings still divide the grown input.
             0 builds the lecture's network, whose convolutions see zeros beyond the slice.
         name: the model's name.
+        output_dtype: the output layer's dtype policy (None: Keras' global one). Mixed-precision
+            training builds the network under "mixed_bfloat16" with "float32" here, so that the
+            sigmoid and the loss keep float32's resolution near 0 and 1 (bfloat16 has 8 bits).
 
     Returns:
         A Keras model mapping (batch, H, W, 1) to (batch, H, W, 1) in [0, 1].
@@ -97,7 +101,7 @@ def build_membrane_unet(
         if skip_connections:
             x = layers.Concatenate(name=f"skip{level + 1}")([skips[level], x])
         x = _conv_block(x, filters, f"up{level + 1}")
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", name="cell_probability")(x)
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", name="cell_probability", dtype=output_dtype)(x)
     if mirror:
-        outputs = layers.Cropping2D(mirror, name="crop_border")(outputs)
+        outputs = layers.Cropping2D(mirror, name="crop_border", dtype=output_dtype)(outputs)
     return keras.Model(inputs, outputs, name=name)
