@@ -367,15 +367,15 @@ def train(arguments: argparse.Namespace) -> dict:
     if arguments.border_weight:
         # Computed once on the full-resolution labels, then moved and reduced with them.
         # The labelled slices repeated for self-training share their maps: each is computed once.
-        try:
-            loss_weights = border_weights.weight_maps(
-                labelled_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
+        def maps(cell_masks):
+            return border_weights.weight_maps(
+                cell_masks, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
             )
+
+        try:
+            loss_weights = maps(labelled_y)
             if extra_y is not None:
-                extra_weights = border_weights.weight_maps(
-                    extra_y, arguments.border_weight, arguments.border_sigma, arguments.border_keep_total
-                )
-                loss_weights = np.concatenate([loss_weights] * LABELLED_REPEATS + [extra_weights])
+                loss_weights = np.concatenate([loss_weights] * LABELLED_REPEATS + [maps(extra_y)])
         except ValueError as error:
             raise ValueError(f"--border-weight, --border-sigma: {error}") from error
         recorded = {"w0": arguments.border_weight, "sigma": arguments.border_sigma}
@@ -412,8 +412,10 @@ def train(arguments: argparse.Namespace) -> dict:
     )
 
     output.mkdir(parents=True, exist_ok=True)
-    common.save_model_weights(model, architectures.build(spec.architecture, **arch_kwargs), weights_path)
-    model = float32_copy(model, spec, arch_kwargs)  # the figures below as the app computes them
+    written = architectures.build(spec.architecture, **arch_kwargs)  # float32, never compiled: what the app loads
+    common.save_model_weights(model, written, weights_path)
+    if arguments.mixed_precision:
+        model = written  # the figures below in float32, as the app computes them
     full_history = common.merge_history(previous.get("history"), history)
     # What each stretch of a resumed training used (a run without this record was one stretch).
     phases = previous.get("phases") or (
