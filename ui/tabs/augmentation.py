@@ -75,8 +75,11 @@ STRINGS = i18n.register(
 COLUMN_KEYS = ("sd_aug_col_image", "sd_aug_col_mask", "sd_aug_col_aug_image", "sd_aug_col_aug_mask", "sd_aug_col_weights")
 CELL = 140  # pixels per picture: room for the longest column title ("máscara aumentada", 145 px with the gap)
 # Blank figure pixels above the titles: the image's two buttons (download, full screen) sit over the
-# figure's top right corner, where the loss weights' title is (measured in Chromium at 390 and 1280 px).
-TOOLBAR = 40
+# figure's top right corner, where the loss weights' title is. Their bar is 23 CSS px high whatever the
+# figure's scale, and a 390-px phone draws the 748-px figure 324 px wide (0.43): the titles start at
+# (TOOLBAR + 4) × 0.43 = 29 px there, below the bar (measured in Chromium at 390 and 1280 px; at 40 the
+# bar covered the title's upper half on the phone).
+TOOLBAR = 64
 NO_DISTORTION = Distortions()
 
 
